@@ -1,0 +1,3 @@
+"""mlopstui: a terminal workbench for machine learning in production."""
+
+__version__ = "0.1.0"

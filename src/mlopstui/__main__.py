@@ -1,0 +1,5 @@
+"""`python -m mlopstui`."""
+
+from mlopstui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The local SQLite cache every pane reads from."""

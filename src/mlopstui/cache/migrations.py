@@ -1,0 +1,121 @@
+"""Numbered schema migrations, keyed on `PRAGMA user_version`. Append only; never edit one
+that has shipped.
+
+Shape: runs keep their attributes as columns (indexed for the sorts people use); params,
+latest metrics and tags live in long tables keyed by the run's integer rowid, indexed by
+(key, value) so `metrics.acc > 0.9` and a sort by a metric read an index, not 1M rows; an FTS5
+trigram index answers plain-text search over names and tags.
+"""
+
+from __future__ import annotations
+
+_SORTED = ("name", "status", "start_time", "end_time", "duration", "user", "source")
+
+_V1 = """
+CREATE TABLE experiments (
+    experiment_id     TEXT PRIMARY KEY,
+    name              TEXT NOT NULL,
+    lifecycle         TEXT NOT NULL DEFAULT 'active',
+    artifact_location TEXT NOT NULL DEFAULT '',
+    creation_time     INTEGER,
+    last_update_time  INTEGER,
+    tags              TEXT NOT NULL DEFAULT '{}',
+    run_count         INTEGER NOT NULL DEFAULT 0,
+    last_activity     INTEGER
+);
+CREATE TABLE runs (
+    id            INTEGER PRIMARY KEY,
+    run_id        TEXT NOT NULL UNIQUE,
+    experiment_id TEXT NOT NULL,
+    name          TEXT NOT NULL DEFAULT '',
+    status        TEXT NOT NULL DEFAULT '',
+    start_time    INTEGER,
+    end_time      INTEGER,
+    duration      INTEGER,
+    user          TEXT NOT NULL DEFAULT '',
+    source        TEXT NOT NULL DEFAULT '',
+    lifecycle     TEXT NOT NULL DEFAULT 'active',
+    artifact_uri  TEXT NOT NULL DEFAULT '',
+    parent_run_id TEXT,
+    synced_at     REAL
+);
+CREATE INDEX runs_parent ON runs(parent_run_id) WHERE parent_run_id IS NOT NULL;
+CREATE INDEX runs_running ON runs(status) WHERE status = 'RUNNING';
+{sort_indexes}
+CREATE TABLE params (
+    run   INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key   TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (run, key)
+) WITHOUT ROWID;
+CREATE INDEX params_kv ON params(key, value);
+CREATE TABLE metrics (
+    run       INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key       TEXT NOT NULL,
+    value     REAL,
+    step      INTEGER NOT NULL DEFAULT 0,
+    timestamp INTEGER NOT NULL DEFAULT 0,
+    min       REAL,
+    max       REAL,
+    PRIMARY KEY (run, key)
+) WITHOUT ROWID;
+CREATE INDEX metrics_kv ON metrics(key, value);
+CREATE TABLE tags (
+    run   INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key   TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (run, key)
+) WITHOUT ROWID;
+CREATE INDEX tags_kv ON tags(key, value);
+CREATE VIRTUAL TABLE runs_fts USING fts5(text, tokenize = 'trigram');
+CREATE TABLE metric_history (
+    run       INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key       TEXT NOT NULL,
+    step      INTEGER NOT NULL,
+    timestamp INTEGER NOT NULL,
+    value     REAL,
+    PRIMARY KEY (run, key, step, timestamp)
+) WITHOUT ROWID;
+CREATE TABLE sync_runs (
+    id       INTEGER PRIMARY KEY,
+    source   TEXT NOT NULL,
+    topic    TEXT NOT NULL,
+    started  REAL NOT NULL,
+    finished REAL,
+    ok       INTEGER NOT NULL DEFAULT 0,
+    error    TEXT,
+    rows     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sync_runs_source ON sync_runs(source, finished);
+CREATE TABLE sync_state (
+    source TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    value  TEXT,
+    PRIMARY KEY (source, key)
+) WITHOUT ROWID;
+-- Which param/metric/tag keys each experiment has, for the column chooser (a DISTINCT over
+-- the long tables would read every row at 1M runs).
+CREATE TABLE run_keys (
+    experiment_id TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    key           TEXT NOT NULL,
+    PRIMARY KEY (experiment_id, kind, key)
+) WITHOUT ROWID;
+CREATE TABLE view_state (
+    scope TEXT PRIMARY KEY,
+    state TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+def _sort_indexes() -> str:
+    lines = []
+    for col in _SORTED:
+        lines.append(f"CREATE INDEX runs_by_{col} ON runs({col}, id);")
+        lines.append(f"CREATE INDEX runs_exp_by_{col} ON runs(experiment_id, {col}, id);")
+    return "\n".join(lines)
+
+
+MIGRATIONS: list[str] = [
+    _V1.replace("{sort_indexes}", _sort_indexes()),
+]

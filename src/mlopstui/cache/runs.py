@@ -1,0 +1,388 @@
+"""Experiments and runs in the cache: batch writes for the sync side, windowed reads for panes.
+
+Panes never load a whole table: `RunsWindow.page(offset, limit)` reads one screenful through an
+index, so 1M cached runs scroll like 1k. Counting a filtered set can take longer than a frame,
+so it is a separate call the UI makes off its loop.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from mlopstui.cache.search import Compiled, compile_filter
+from mlopstui.domain import Experiment, Metric, Run
+
+BASE_COLUMNS = ("name", "status", "start_time", "duration", "user", "source", "end_time")
+KINDS = ("metrics", "params", "tags")
+
+# ---------------------------------------------------------------- writes (sync side only)
+
+
+def upsert_experiments(conn: sqlite3.Connection, experiments: Iterable[Experiment]) -> int:
+    """Insert or update experiments; returns how many were written."""
+    rows = [
+        (
+            e.experiment_id,
+            e.name,
+            e.lifecycle,
+            e.artifact_location,
+            e.creation_time,
+            e.last_update_time,
+            json.dumps(e.tags),
+        )
+        for e in experiments
+    ]
+    conn.executemany(
+        """INSERT INTO experiments (experiment_id, name, lifecycle, artifact_location,
+               creation_time, last_update_time, tags)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT(experiment_id) DO UPDATE SET name = excluded.name,
+               lifecycle = excluded.lifecycle, artifact_location = excluded.artifact_location,
+               creation_time = excluded.creation_time,
+               last_update_time = excluded.last_update_time, tags = excluded.tags""",
+        rows,
+    )
+    return len(rows)
+
+
+def delete_experiments_except(conn: sqlite3.Connection, keep: set[str]) -> int:
+    """Drop experiments (and their runs) the server no longer lists."""
+    gone = [r[0] for r in conn.execute("SELECT experiment_id FROM experiments") if r[0] not in keep]
+    for exp_id in gone:
+        ids = [r[0] for r in conn.execute("SELECT run_id FROM runs WHERE experiment_id=?", (exp_id,))]
+        delete_runs(conn, ids)
+        conn.execute("DELETE FROM experiments WHERE experiment_id = ?", (exp_id,))
+        conn.execute("DELETE FROM run_keys WHERE experiment_id = ?", (exp_id,))
+    return len(gone)
+
+
+def upsert_runs(conn: sqlite3.Connection, runs: Sequence[Run], synced_at: float) -> int:
+    """Insert or replace runs with their params, latest metrics and tags, deduplicated by id.
+
+    The caller wraps a batch in one transaction. Metric min/max learned from fetched history
+    survive a re-sync and widen to include the new latest value.
+    """
+    keys: set[tuple[str, str, str]] = set()
+    for run in runs:
+        duration = run.end_time - run.start_time if run.end_time and run.start_time else None
+        (rid,) = conn.execute(
+            """INSERT INTO runs (run_id, experiment_id, name, status, start_time, end_time,
+                   duration, user, source, lifecycle, artifact_uri, parent_run_id, synced_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(run_id) DO UPDATE SET experiment_id = excluded.experiment_id,
+                   name = excluded.name, status = excluded.status,
+                   start_time = excluded.start_time, end_time = excluded.end_time,
+                   duration = excluded.duration, user = excluded.user, source = excluded.source,
+                   lifecycle = excluded.lifecycle, artifact_uri = excluded.artifact_uri,
+                   parent_run_id = excluded.parent_run_id, synced_at = excluded.synced_at
+               RETURNING id""",
+            (
+                run.run_id,
+                run.experiment_id,
+                run.name,
+                run.status,
+                run.start_time,
+                run.end_time,
+                duration,
+                run.user,
+                run.source,
+                run.lifecycle,
+                run.artifact_uri,
+                run.parent_run_id,
+                synced_at,
+            ),
+        ).fetchone()
+        conn.executemany(
+            "INSERT OR REPLACE INTO params (run, key, value) VALUES (?, ?, ?)",
+            [(rid, k, v) for k, v in run.params.items()],
+        )
+        conn.executemany(
+            """INSERT INTO metrics (run, key, value, step, timestamp) VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT(run, key) DO UPDATE SET value = excluded.value,
+                   step = excluded.step, timestamp = excluded.timestamp,
+                   min = min(coalesce(min, excluded.value), excluded.value),
+                   max = max(coalesce(max, excluded.value), excluded.value)""",
+            [(rid, m.key, m.value, m.step, m.timestamp) for m in run.metrics.values()],
+        )
+        conn.execute("DELETE FROM tags WHERE run = ?", (rid,))
+        conn.executemany(
+            "INSERT INTO tags (run, key, value) VALUES (?, ?, ?)",
+            [(rid, k, v) for k, v in run.tags.items()],
+        )
+        conn.execute("DELETE FROM runs_fts WHERE rowid = ?", (rid,))
+        text = " ".join([run.name, *(f"{k}={v}" for k, v in run.tags.items())])
+        conn.execute("INSERT INTO runs_fts (rowid, text) VALUES (?, ?)", (rid, text))
+        for kind, mapping in (("params", run.params), ("metrics", run.metrics), ("tags", run.tags)):
+            keys.update((run.experiment_id, kind, k) for k in mapping)
+    conn.executemany("INSERT OR IGNORE INTO run_keys VALUES (?, ?, ?)", keys)
+    return len(runs)
+
+
+def delete_runs(conn: sqlite3.Connection, run_ids: Iterable[str]) -> int:
+    """Remove runs the server no longer has (the sweep found them gone)."""
+    count = 0
+    for run_id in run_ids:
+        row = conn.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row:
+            conn.execute("DELETE FROM runs_fts WHERE rowid = ?", row)
+            conn.execute("DELETE FROM runs WHERE id = ?", row)
+            count += 1
+    return count
+
+
+def refresh_experiment_stats(conn: sqlite3.Connection, experiment_ids: Iterable[str]) -> None:
+    """Recompute run counts and last activity for the experiments a batch touched."""
+    conn.executemany(
+        """UPDATE experiments SET
+               run_count = (SELECT count(*) FROM runs WHERE experiment_id = ?1),
+               last_activity = max(coalesce(last_update_time, 0),
+                   coalesce((SELECT max(start_time) FROM runs WHERE experiment_id = ?1), 0),
+                   coalesce((SELECT max(end_time) FROM runs WHERE experiment_id = ?1), 0))
+           WHERE experiment_id = ?1""",
+        [(e,) for e in set(experiment_ids)],
+    )
+
+
+def store_metric_history(
+    conn: sqlite3.Connection, run_id: str, key: str, points: Sequence[tuple[int, int, float]]
+) -> None:
+    """Keep a fetched metric history (step, timestamp, value) and its min/max."""
+    row = conn.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    if row is None or not points:
+        return
+    rid = row[0]
+    conn.execute("DELETE FROM metric_history WHERE run = ? AND key = ?", (rid, key))
+    conn.executemany(
+        "INSERT OR REPLACE INTO metric_history VALUES (?, ?, ?, ?, ?)",
+        [(rid, key, s, t, v) for s, t, v in points],
+    )
+    values = [v for _, _, v in points if v is not None]
+    if values:
+        conn.execute(
+            "UPDATE metrics SET min = ?, max = ? WHERE run = ? AND key = ?",
+            (min(values), max(values), rid, key),
+        )
+
+
+def running_run_ids(conn: sqlite3.Connection) -> list[str]:
+    """Runs last seen RUNNING: re-polled every sync, since MLflow has no 'modified since'."""
+    return [r[0] for r in conn.execute("SELECT run_id FROM runs WHERE status = 'RUNNING'")]
+
+
+def run_ids(conn: sqlite3.Connection, experiment_ids: Iterable[str]) -> set[str]:
+    """All cached run ids of some experiments (for the deletion sweep)."""
+    ids = list(experiment_ids)
+    marks = ",".join("?" * len(ids))
+    return {r[0] for r in conn.execute(f"SELECT run_id FROM runs WHERE experiment_id IN ({marks})", ids)}
+
+
+# ---------------------------------------------------------------- reads (panes and CLI)
+
+
+def experiments(conn: sqlite3.Connection) -> list[Experiment]:
+    """Experiments, most recently active first."""
+    rows = conn.execute(
+        """SELECT experiment_id, name, lifecycle, artifact_location, creation_time,
+                  last_update_time, tags, run_count, last_activity
+           FROM experiments ORDER BY coalesce(last_activity, 0) DESC, name"""
+    )
+    return [
+        Experiment(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "{}"), r[7], r[8])
+        for r in rows
+    ]
+
+
+def experiment_keys(conn: sqlite3.Connection, experiment_id: str | None) -> dict[str, list[str]]:
+    """Param, metric and tag keys seen in an experiment (all experiments when None)."""
+    sql = "SELECT DISTINCT kind, key FROM run_keys"
+    args: tuple[object, ...] = ()
+    if experiment_id is not None:
+        sql += " WHERE experiment_id = ?"
+        args = (experiment_id,)
+    out: dict[str, list[str]] = {k: [] for k in KINDS}
+    for kind, key in conn.execute(sql + " ORDER BY kind, key", args):
+        out[kind].append(key)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """One visible row of the runs table: attributes plus the chosen columns' values."""
+
+    id: int
+    run_id: str
+    experiment_id: str
+    name: str
+    status: str
+    start_time: int | None
+    end_time: int | None
+    duration: int | None
+    user: str
+    source: str
+    values: dict[str, object] = field(default_factory=dict)
+
+
+_ROW_SQL = (
+    "r.id, r.run_id, r.experiment_id, r.name, r.status, r.start_time, r.end_time, "
+    "r.duration, r.user, r.source"
+)
+
+
+def split_column(column: str) -> tuple[str, str, str]:
+    """'metrics.acc.max' -> ('metrics', 'acc', 'max'); 'name' -> ('', 'name', '')."""
+    for kind in KINDS:
+        if column.startswith(kind + "."):
+            rest = column[len(kind) + 1 :]
+            if kind == "metrics" and rest.endswith((".min", ".max")):
+                return kind, rest[:-4], rest[-3:]
+            return kind, rest, ""
+    return "", column, ""
+
+
+class RunsWindow:
+    """A sorted, filtered view of runs, read one page at a time.
+
+    Raises FilterError (from construction) when the filter is not valid MLflow syntax.
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        experiment_id: str | None = None,
+        filter_text: str = "",
+        sort: str = "start_time",
+        descending: bool = True,
+    ) -> None:
+        self.conn = conn
+        self.experiment_id = experiment_id
+        self.sort = sort
+        self.descending = descending
+        self.compiled: Compiled | None = compile_filter(filter_text)
+        where, args = [], []
+        if experiment_id is not None:
+            where.append("r.experiment_id = ?")
+            args.append(experiment_id)
+        if self.compiled is not None:
+            where.append(f"({self.compiled.sql})")
+            args.extend(self.compiled.params)
+        self._where = " AND ".join(where) or "1"
+        self._args = tuple(args)
+        kind, key, _agg = split_column(sort)
+        self._join, self._join_args = "", ()
+        if kind:
+            table = {"metrics": "metrics", "params": "params", "tags": "tags"}[kind]
+            self._join = f" LEFT JOIN {table} s ON s.run = r.id AND s.key = ?"
+            self._join_args = (key,)
+            self._order_col = "s.value"
+        else:
+            self._order_col = f"r.{key}" if key in BASE_COLUMNS else "r.start_time"
+
+    def _order(self, descending: bool) -> str:
+        d = "DESC" if descending else "ASC"
+        # NULLs (a run without that metric) always sort last, whichever the direction.
+        nulls = f"{self._order_col} IS NULL, " if self._join else ""
+        return f"{nulls}{self._order_col} {d}, r.id {d}"
+
+    def count(self) -> int:
+        """How many runs match (may take longer than a frame at 1M runs: call off the UI loop)."""
+        sql = f"SELECT count(*) FROM runs r WHERE {self._where}"
+        return self.conn.execute(sql, self._args).fetchone()[0]
+
+    def page(self, offset: int, limit: int, total: int | None = None) -> list[RunRow]:
+        """Rows offset..offset+limit in the current order.
+
+        Past the middle of a known total the page is read from the other end of the index,
+        so End at 1M rows costs what Home does.
+        """
+        reverse = total is not None and offset > total // 2
+        if reverse:
+            start = max(0, total - offset - limit)  # type: ignore[operator]
+            limit = min(limit, total - offset)  # type: ignore[operator]
+            if limit <= 0:
+                return []
+            order, off = self._order(not self.descending), start
+        else:
+            order, off = self._order(self.descending), offset
+        sql = (
+            f"SELECT {_ROW_SQL} FROM runs r{self._join} WHERE {self._where} "
+            f"ORDER BY {order} LIMIT ? OFFSET ?"
+        )
+        rows = self.conn.execute(sql, (*self._join_args, *self._args, limit, off)).fetchall()
+        if reverse:
+            rows.reverse()
+        return [RunRow(*r) for r in rows]
+
+    def position_of(self, run_id: str) -> int | None:
+        """Row index of a run in this order (to keep the cursor on it after a re-sort)."""
+        for i, row in enumerate(self.page(0, 5000)):
+            if row.run_id == run_id:
+                return i
+        return None
+
+
+def fill_values(conn: sqlite3.Connection, rows: list[RunRow], columns: Sequence[str]) -> None:
+    """Load the chosen param/metric/tag columns for a page of rows, in three small queries."""
+    if not rows:
+        return
+    by_id = {r.id: r for r in rows}
+    marks = ",".join("?" * len(by_id))
+    wanted: dict[str, set[str]] = {k: set() for k in KINDS}
+    for col in columns:
+        kind, key, _ = split_column(col)
+        if kind:
+            wanted[kind].add(key)
+    for kind, keys in wanted.items():
+        if not keys:
+            continue
+        kmarks = ",".join("?" * len(keys))
+        extra = ", min, max" if kind == "metrics" else ""
+        sql = f"SELECT run, key, value{extra} FROM {kind} WHERE run IN ({marks}) AND key IN ({kmarks})"
+        for rec in conn.execute(sql, (*by_id, *keys)):
+            values = by_id[rec[0]].values
+            values[f"{kind}.{rec[1]}"] = rec[2]
+            if kind == "metrics":
+                values[f"metrics.{rec[1]}.min"] = rec[3]
+                values[f"metrics.{rec[1]}.max"] = rec[4]
+
+
+def get_run(conn: sqlite3.Connection, run_id: str) -> Run | None:
+    """One run with everything cached about it."""
+    r = conn.execute(
+        """SELECT id, run_id, experiment_id, name, status, start_time, end_time, user,
+                  lifecycle, artifact_uri FROM runs WHERE run_id = ?""",
+        (run_id,),
+    ).fetchone()
+    if r is None:
+        return None
+    rid = r[0]
+    params = dict(conn.execute("SELECT key, value FROM params WHERE run = ? ORDER BY key", (rid,)))
+    tags = dict(conn.execute("SELECT key, value FROM tags WHERE run = ? ORDER BY key", (rid,)))
+    metrics = {
+        k: Metric(k, v, s, t, mn, mx)
+        for k, v, s, t, mn, mx in conn.execute(
+            "SELECT key, value, step, timestamp, min, max FROM metrics WHERE run = ? ORDER BY key",
+            (rid,),
+        )
+    }
+    return Run(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], params, metrics, tags)
+
+
+def children(conn: sqlite3.Connection, run_id: str) -> list[tuple[str, str, str]]:
+    """(run_id, name, status) of nested runs."""
+    return conn.execute(
+        "SELECT run_id, name, status FROM runs WHERE parent_run_id = ? ORDER BY start_time",
+        (run_id,),
+    ).fetchall()
+
+
+def metric_history(conn: sqlite3.Connection, run_id: str, key: str) -> list[tuple[int, float]]:
+    """Cached (step, value) points of a metric, oldest first."""
+    return conn.execute(
+        """SELECT h.step, h.value FROM metric_history h JOIN runs r ON r.id = h.run
+           WHERE r.run_id = ? AND h.key = ? ORDER BY h.step, h.timestamp""",
+        (run_id, key),
+    ).fetchall()

@@ -1,0 +1,290 @@
+"""Command line: the workbench by default; `sync`, `runs`, `doctor`, `demo` on the same core.
+
+Global options go before the command and each has an environment variable:
+`mlopstui [--tracking-uri URI] [--cache PATH] [--config FILE] [--read-only] [COMMAND ...]`.
+A settings mistake prints one line and exits 2; a failing check exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from typing import Any
+
+from mlopstui import __version__, text, timefmt
+from mlopstui.config import ConfigError, Settings, load
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="mlopstui",
+        description="A terminal workbench for ML in production. With no command, opens it.",
+    )
+    p.add_argument("--version", action="version", version=f"mlopstui {__version__}")
+    p.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking server [MLOPSTUI_TRACKING_URI]")
+    p.add_argument("--cache", metavar="PATH", help="cache file [MLOPSTUI_CACHE]")
+    p.add_argument("--config", metavar="FILE", help="config file [MLOPSTUI_CONFIG]")
+    p.add_argument(
+        "--read-only",
+        action="store_true",
+        default=None,
+        help="remove every write action [MLOPSTUI_READ_ONLY=1]",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    s = sub.add_parser("sync", help="sync sources into the cache")
+    s.add_argument("--once", action="store_true", help="one pass, print what was synced, then exit")
+    r = sub.add_parser("runs", help="print cached runs")
+    r.add_argument("--experiment", metavar="NAME", help="experiment name or id (default: all)")
+    r.add_argument("--filter", metavar="EXPR", default="", help="MLflow search syntax or plain text")
+    r.add_argument("--sort", default="start_time", help="column, e.g. start_time or metrics.acc")
+    r.add_argument("--asc", action="store_true", help="ascending order")
+    r.add_argument("--columns", default="", help="extra columns, e.g. params.lr,metrics.acc")
+    r.add_argument("--limit", type=int, default=100, help="rows to print; 0 for all (default 100)")
+    r.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    sub.add_parser("doctor", help="check each configured source and the cache")
+    d = sub.add_parser("demo", help="seed the embedded local store with demo data, then open it")
+    d.add_argument("--no-open", action="store_true", help="seed only; do not open the workbench")
+    return p
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from file, environment and these flags."""
+    return load(
+        config=args.config,
+        flags={
+            "mlflow.tracking_uri": args.tracking_uri,
+            "cache": args.cache,
+            "read_only": args.read_only,
+        },
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `mlopstui` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = settings_from(args)
+        command = args.command or "ui"
+        return COMMANDS[command](settings, args)
+    except ConfigError as exc:
+        print(f"mlopstui: config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the last line of defence: one readable line, no traceback
+        from mlopstui.cache.db import CacheError
+        from mlopstui.paths import UnsafePathError
+
+        if isinstance(exc, CacheError | UnsafePathError):
+            print(f"mlopstui: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+def cmd_ui(settings: Settings, args: argparse.Namespace) -> int:
+    """Open the workbench."""
+    from mlopstui.ui.app import run_app
+
+    return run_app(settings)
+
+
+def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
+    """Sync once (printing per source) or keep syncing in the foreground."""
+    from mlopstui.workbench import Workbench
+
+    bench = Workbench(settings)
+    if bench.note:
+        print(bench.note, file=sys.stderr)
+    try:
+        if not args.once:
+            print(f"syncing {settings.tracking_uri} into {bench.cache_path}; Ctrl-C stops")
+            bench.start()
+            while True:
+                time.sleep(3600)
+        failed = 0
+        for job in bench.jobs(heartbeat=False):
+            rec = bench.scheduler.run_job(job)
+            took = (rec.finished or rec.started) - rec.started
+            if rec.ok:
+                print(f"{job.source}: {job.topic}: ok, {rec.rows} rows in {took:.1f} s")
+            else:
+                failed += 1
+                print(f"{job.source}: {job.topic}: FAILED: {text.clean(rec.error)}")
+        return 1 if failed else 0
+    finally:
+        bench.close()
+
+
+def _find_experiment(conn: Any, name: str | None) -> str | None:
+    from mlopstui.cache import runs as run_store
+
+    if name is None:
+        return None
+    for exp in run_store.experiments(conn):
+        if name in (exp.name, exp.experiment_id):
+            return exp.experiment_id
+    raise LookupError(f"no cached experiment named {name!r}; run `mlopstui sync --once` first?")
+
+
+def cmd_runs(settings: Settings, args: argparse.Namespace) -> int:
+    """Print cached runs as a table, JSON or CSV."""
+    from mlopstui.cache import db
+    from mlopstui.cache import runs as run_store
+    from mlopstui.cache.search import FilterError
+
+    path = settings.cache_path
+    if not path.exists():
+        print(f"mlopstui: no cache at {path} yet; run `mlopstui sync --once`", file=sys.stderr)
+        return 1
+    conn = db.open_reader(path)
+    try:
+        exp_id = _find_experiment(conn, args.experiment)
+        window = run_store.RunsWindow(
+            conn,
+            experiment_id=exp_id,
+            filter_text=args.filter,
+            sort=args.sort,
+            descending=not args.asc,
+        )
+    except (FilterError, LookupError) as exc:
+        print(f"mlopstui: {exc}", file=sys.stderr)
+        return 2
+    limit = args.limit if args.limit > 0 else 10**12
+    rows = window.page(0, limit)
+    extra = [c.strip() for c in args.columns.split(",") if c.strip()]
+    run_store.fill_values(conn, rows, extra)
+    names = {e.experiment_id: e.name for e in run_store.experiments(conn)}
+    records = [
+        {
+            "run_id": r.run_id,
+            "experiment": names.get(r.experiment_id, r.experiment_id),
+            "name": r.name,
+            "status": r.status,
+            "start_time": r.start_time,
+            "end_time": r.end_time,
+            "duration_ms": r.duration,
+            "user": r.user,
+            "source": r.source,
+            **{c: r.values.get(c) for c in extra},
+        }
+        for r in rows
+    ]
+    out = sys.stdout
+    if args.format == "json":
+        json.dump(records, out, indent=2)
+        out.write("\n")
+    elif args.format == "csv":
+        writer = csv.DictWriter(out, fieldnames=list(records[0]) if records else ["run_id"])
+        writer.writeheader()
+        for rec in records:
+            writer.writerow({k: text.clean(v) if isinstance(v, str) else v for k, v in rec.items()})
+    else:
+        _print_table(records, extra)
+    return 0
+
+
+def _print_table(records: list[dict[str, Any]], extra: list[str]) -> None:
+    cols = ["run_id", "name", "status", "start", "duration", "user", *extra]
+    table = [
+        [
+            r["run_id"][:8],
+            text.clean(r["name"], limit=32),
+            r["status"],
+            timefmt.clock(r["start_time"]),
+            timefmt.duration(r["duration_ms"]),
+            text.clean(r["user"], limit=16),
+            *(text.clean(r[c], limit=16) for c in extra),
+        ]
+        for r in records
+    ]
+    widths = [max([len(c)] + [len(row[i]) for row in table]) for i, c in enumerate(cols)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
+    for row in table:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    if not records:
+        print("(no runs match)")
+
+
+def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
+    """Check the config, the cache and each configured source."""
+    import os
+
+    from mlopstui.adapters import SourceError
+    from mlopstui.cache import db
+
+    failures = 0
+
+    def report(name: str, ok: bool, detail: str) -> None:
+        nonlocal failures
+        failures += not ok
+        print(f"{'OK  ' if ok else 'FAIL'} {name}: {text.clean(detail)}")
+
+    report("config", True, settings.config_file or "no config file; defaults and environment")
+    try:
+        opened = db.open_writer(settings.cache_path)
+        count = opened.conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+        opened.conn.close()
+        report("cache", True, f"{settings.cache_path} ({count} runs cached)")
+    except Exception as exc:
+        report("cache", False, str(exc))
+    if os.environ.get("MLFLOW_TRACKING_TOKEN"):
+        auth = "bearer token from MLFLOW_TRACKING_TOKEN"
+    elif os.environ.get("MLFLOW_TRACKING_USERNAME"):
+        auth = "basic auth from MLFLOW_TRACKING_USERNAME/PASSWORD"
+    else:
+        auth = "no credentials"
+    from mlopstui.adapters.mlflow import MlflowSource
+
+    s = settings.mlflow
+    source = MlflowSource(settings.tracking_uri, timeout=s.request_timeout, max_retries=0)
+    try:
+        report("mlflow", True, f"{source.ping()} ({auth})")
+    except SourceError as exc:
+        report("mlflow", False, str(exc))
+    except ImportError as exc:
+        report("mlflow", False, f"{exc}; the local store needs `pip install 'mlopstui[local]'`")
+    for name, var in (("kubernetes", "KUBECONFIG"), ("docker", "DOCKER_HOST")):
+        print(f"--   {name}: not used by this version ({var} is read once it is)")
+    return 1 if failures else 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    """Seed the embedded local store when it is empty, then open the workbench."""
+    if not settings.is_local_store:
+        print(
+            f"mlopstui: demo seeds only the embedded local store, not {settings.tracking_uri}; "
+            "unset --tracking-uri / MLOPSTUI_TRACKING_URI / MLFLOW_TRACKING_URI",
+            file=sys.stderr,
+        )
+        return 2
+    from mlopstui import demo, paths
+
+    try:
+        empty = demo.store_is_empty(settings.tracking_uri)
+    except ImportError:
+        print("mlopstui: the local store needs full MLflow: pip install 'mlopstui[local]'", file=sys.stderr)
+        return 2
+    if empty:
+        paths.ensure_private_dir(paths.data_dir())
+        print(f"seeding demo data into {settings.tracking_uri} ...")
+        summary = demo.seed_demo(
+            settings.tracking_uri, paths.local_artifact_root(), progress=lambda m: print(f"  {m}")
+        )
+        print(f"seeded {summary}")
+    else:
+        print(f"{settings.tracking_uri} already has data; not seeding")
+    if args.no_open:
+        return 0
+    return cmd_ui(settings, args)
+
+
+COMMANDS = {
+    "ui": cmd_ui,
+    "sync": cmd_sync,
+    "runs": cmd_runs,
+    "doctor": cmd_doctor,
+    "demo": cmd_demo,
+}

@@ -1,0 +1,202 @@
+"""One typed settings object, from defaults, the TOML file, the environment and flags.
+
+Order (later wins): defaults, the config file (`--config`, `MLOPSTUI_CONFIG`, or
+`~/.config/mlopstui/config.toml`), `MLFLOW_TRACKING_URI`, `MLOPSTUI_*` variables, then flags.
+A mistake names the file (or variable), the key and what was expected; the CLI prints that one
+line and exits with status 2.
+
+Secrets are never settings: MLflow credentials stay in `MLFLOW_TRACKING_TOKEN` or
+`MLFLOW_TRACKING_USERNAME`/`MLFLOW_TRACKING_PASSWORD`, which the MLflow client reads itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta, Struct
+
+from mlopstui import paths
+
+Seconds = Annotated[float, Meta(gt=0, description="a number of seconds greater than 0")]
+
+
+class MlflowSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    """[mlflow]: the tracking server and how it is polled."""
+
+    tracking_uri: str | None = None
+    """Tracking server URI (http(s)://, sqlite:///, file:). Default: the embedded local store."""
+    poll_interval: Seconds = 15.0
+    """Seconds between incremental run syncs."""
+    sweep_interval: Seconds = 600.0
+    """Seconds between full sweeps that notice deleted runs."""
+    request_timeout: Seconds = 5.0
+    """Seconds before one HTTP request to the server gives up (MLflow's own default is 120)."""
+    max_retries: Annotated[int, Meta(ge=0, le=10)] = 0
+    """HTTP retries per request (MLflow's own default is 7, about 4 minutes)."""
+    page_size: Annotated[int, Meta(ge=1, le=50000)] = 1000
+    """Runs per search request."""
+    read_only: bool = False
+    """Remove every write action against this source."""
+
+
+class UiSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    """[ui]: look and feel."""
+
+    theme: str = "mlopstui-dark"
+    """Theme name: one from styles/themes/ or a built-in Textual theme."""
+    start_pane: str = "experiments"
+    """Pane shown at start."""
+
+
+class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Everything mlopstui can be told."""
+
+    cache: str | None = None
+    """Cache file. Default: one file per tracking server under the user cache directory."""
+    read_only: bool = False
+    """Remove every write action everywhere."""
+    mlflow: MlflowSettings = msgspec.field(default_factory=MlflowSettings)
+    ui: UiSettings = msgspec.field(default_factory=UiSettings)
+    config_file: str | None = None
+    """Where the file settings came from (set by `load`, not by users)."""
+
+    @property
+    def tracking_uri(self) -> str:
+        """The tracking URI in force, the embedded local store when none is configured."""
+        return self.mlflow.tracking_uri or paths.local_store_uri()
+
+    @property
+    def is_local_store(self) -> bool:
+        """True when using the embedded default store (which `mlopstui demo` seeds)."""
+        return self.mlflow.tracking_uri is None
+
+    @property
+    def cache_path(self) -> Path:
+        """The cache file in force."""
+        if self.cache:
+            return Path(self.cache).expanduser()
+        return paths.default_cache_file(self.tracking_uri)
+
+    def source_read_only(self, source: str) -> bool:
+        """Whether writes against `source` are removed (global switch or the source's own)."""
+        if self.read_only:
+            return True
+        section = getattr(self, source, None)
+        return bool(getattr(section, "read_only", False))
+
+
+class ConfigError(Exception):
+    """A settings mistake, phrased as one line: where, which key, what was expected."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+# Documented environment variables -> dotted setting keys.
+ENV_KEYS: dict[str, str] = {
+    "MLOPSTUI_TRACKING_URI": "mlflow.tracking_uri",
+    "MLOPSTUI_CACHE": "cache",
+    "MLOPSTUI_READ_ONLY": "read_only",
+    "MLOPSTUI_THEME": "ui.theme",
+    "MLOPSTUI_POLL_INTERVAL": "mlflow.poll_interval",
+    "MLOPSTUI_REQUEST_TIMEOUT": "mlflow.request_timeout",
+}
+
+
+def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        tree = tree.setdefault(part, {})
+    tree[leaf] = value
+
+
+def _env_value(name: str, dotted: str, raw: str) -> Any:
+    if dotted.endswith("read_only"):
+        low = raw.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ConfigError(f"environment variable {name}: expected 1/0, true/false, got {raw!r}")
+    if dotted.endswith(("interval", "timeout")):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(
+                f"environment variable {name}: expected a number of seconds, got {raw!r}"
+            ) from None
+    return raw
+
+
+def _read_file(path: Path, explicit: bool) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"{path}: config file not found") from None
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
+
+
+def _explain(exc: msgspec.ValidationError, origin: str) -> ConfigError:
+    """Turn msgspec's message into 'origin: key: expected ...'."""
+    match = _AT.match(str(exc))
+    msg = match.group("msg") if match else str(exc)
+    key = (match.group("path") or "").lstrip(".") if match else ""
+    unknown = re.match(r"Object contains unknown field `(?P<f>[^`]+)`", msg)
+    if unknown:
+        full = f"{key}.{unknown['f']}" if key else unknown["f"]
+        return ConfigError(f"{origin}: {full}: unknown setting (see the README's configuration)")
+    msg = msg.replace("Expected", "expected")
+    return ConfigError(f"{origin}: {key or '(top level)'}: {msg}")
+
+
+def load(
+    *,
+    config: str | None = None,
+    flags: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Build the Settings in force. Raises ConfigError with a one-line explanation."""
+    env = os.environ if environ is None else environ
+    explicit = config or env.get("MLOPSTUI_CONFIG")
+    path = Path(explicit).expanduser() if explicit else paths.config_file()
+    tree = _read_file(path, explicit=bool(explicit))
+    try:
+        settings = msgspec.convert(tree, Settings)
+    except msgspec.ValidationError as exc:
+        raise _explain(exc, str(path)) from None
+
+    overlay: dict[str, Any] = {}
+    if env.get("MLFLOW_TRACKING_URI"):
+        _set(overlay, "mlflow.tracking_uri", env["MLFLOW_TRACKING_URI"])
+    for name, dotted in ENV_KEYS.items():
+        if name in env:
+            _set(overlay, dotted, _env_value(name, dotted, env[name]))
+    for dotted, value in (flags or {}).items():
+        if value is not None:
+            _set(overlay, dotted, value)
+    if overlay:
+        merged = msgspec.to_builtins(settings)
+        for section in ("mlflow", "ui"):
+            merged[section].update(overlay.pop(section, {}))
+        merged.update(overlay)
+        try:
+            settings = msgspec.convert(merged, Settings)
+        except msgspec.ValidationError as exc:
+            raise _explain(exc, "environment or command line") from None
+    settings.config_file = str(path) if path.exists() else None
+    return settings

@@ -1,0 +1,97 @@
+"""Plain values shared by adapters, cache, sync, CLI and UI. No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    """An MLflow experiment as cached."""
+
+    experiment_id: str
+    name: str
+    lifecycle: str = "active"
+    artifact_location: str = ""
+    creation_time: int | None = None
+    last_update_time: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    run_count: int = 0
+    last_activity: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """A metric's latest value; min/max are known once its history has been fetched."""
+
+    key: str
+    value: float
+    step: int = 0
+    timestamp: int = 0
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """An MLflow run as cached: attributes plus params, latest metrics and tags."""
+
+    run_id: str
+    experiment_id: str
+    name: str = ""
+    status: str = "RUNNING"
+    start_time: int | None = None
+    end_time: int | None = None
+    user: str = ""
+    lifecycle: str = "active"
+    artifact_uri: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, Metric] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        """Where the run came from (the script or notebook MLflow recorded)."""
+        return self.tags.get("mlflow.source.name", "")
+
+    @property
+    def parent_run_id(self) -> str | None:
+        """The parent run for nested runs."""
+        return self.tags.get("mlflow.parentRunId") or None
+
+    def duration_ms(self, now_ms: int) -> int | None:
+        """Run time so far (running) or in total (finished)."""
+        if self.start_time is None:
+            return None
+        end = self.end_time or (now_ms if self.status == "RUNNING" else None)
+        return None if end is None else max(0, end - self.start_time)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRecord:
+    """One sync attempt of a source's topic."""
+
+    source: str
+    topic: str
+    started: float
+    finished: float | None
+    ok: bool
+    error: str | None
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """How fresh a source's data is, for the status bar and panes."""
+
+    source: str
+    last_ok: float | None
+    failing_since: float | None
+    last_error: str | None
+
+    @property
+    def state(self) -> str:
+        """'never', 'ok' or 'failing'."""
+        if self.failing_since is not None:
+            return "failing"
+        return "ok" if self.last_ok is not None else "never"

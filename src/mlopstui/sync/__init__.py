@@ -1,0 +1,1 @@
+"""Background sync: workers that keep the cache fresh, off the UI loop."""

@@ -1,0 +1,118 @@
+"""Incremental sync of MLflow experiments and runs into the cache.
+
+MLflow has no "modified since" for runs, so one pass is: new runs by start time, finished
+runs by end time, a re-poll of runs last seen RUNNING, and recently deleted runs; a periodic
+full sweep also drops runs that were removed for good. Everything is an upsert keyed by run id,
+so overlapping windows never duplicate a run. Each page is its own transaction and is announced
+as it lands, so the first page is on screen while the rest still streams in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mlopstui import timefmt
+from mlopstui.adapters.mlflow import MlflowSource
+from mlopstui.cache import runs as run_store
+from mlopstui.cache import syncs
+from mlopstui.cache.db import Writer
+from mlopstui.domain import Run
+
+SOURCE = "mlflow"
+# Client clocks differ; re-read this much before a watermark so a late-stamped run is not missed.
+OVERLAP_MS = 5 * 60 * 1000
+_CHUNK = 100  # run ids per `attributes.run_id IN (...)` query
+
+
+class MlflowRunSync:
+    """One source's experiments and runs; `sync_once()` is called by the scheduler."""
+
+    def __init__(
+        self,
+        source: MlflowSource,
+        writer: Writer,
+        *,
+        page_size: int = 1000,
+        sweep_interval: float = 600.0,
+        on_batch: Callable[[set[str]], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.writer = writer
+        self.page_size = page_size
+        self.sweep_interval = sweep_interval
+        self.on_batch = on_batch or (lambda topics: None)
+        self.focus_experiment: str | None = None
+        """The experiment on screen: fetched first on a cold cache."""
+
+    def _write(self, runs: list[Run]) -> int:
+        if not runs:
+            return 0
+        with self.writer.transaction() as conn:
+            run_store.upsert_runs(conn, runs, timefmt.now())
+            run_store.refresh_experiment_stats(conn, {r.experiment_id for r in runs})
+            for key, pick in (("max_start", "start_time"), ("max_end", "end_time")):
+                seen = [getattr(r, pick) for r in runs if getattr(r, pick)]
+                old = syncs.get_state(conn, SOURCE, key)
+                if seen and (old is None or max(seen) > int(old)):
+                    syncs.set_state(conn, SOURCE, key, str(max(seen)))
+        self.on_batch({"runs", "experiments"})
+        return len(runs)
+
+    def _fetch(self, exp_ids: list[str], filter_string: str = "", **kw) -> tuple[int, set[str]]:
+        count, seen = 0, set()
+        for page in self.source.search_runs(
+            exp_ids,
+            filter_string=filter_string,
+            order_by=["attributes.start_time DESC"],
+            page_size=self.page_size,
+            **kw,
+        ):
+            seen.update(r.run_id for r in page)
+            count += self._write(page)
+        return count, seen
+
+    def sync_once(self) -> int:
+        """One incremental pass; returns how many rows were written. Raises SourceError."""
+        experiments = self.source.experiments()
+        with self.writer.transaction() as conn:
+            run_store.upsert_experiments(conn, experiments)
+            run_store.delete_experiments_except(conn, {e.experiment_id for e in experiments})
+            run_store.refresh_experiment_stats(conn, [e.experiment_id for e in experiments])
+            max_start = syncs.get_state(conn, SOURCE, "max_start")
+            max_end = syncs.get_state(conn, SOURCE, "max_end")
+            last_sweep = float(syncs.get_state(conn, SOURCE, "last_sweep") or 0)
+            running = run_store.running_run_ids(conn)
+        self.on_batch({"experiments"})
+        active = [e.experiment_id for e in experiments if e.lifecycle == "active"]
+        if not active:
+            return len(experiments)
+        written = len(experiments)
+        now = timefmt.now()
+        if max_start is None or now - last_sweep >= self.sweep_interval:
+            if self.focus_experiment in active and max_start is None:
+                # Cold cache: the experiment on screen gets its first page before anything else.
+                written += self._fetch([self.focus_experiment], max_pages=1)[0]
+            count, seen = self._fetch(active)
+            written += count
+            with self.writer.transaction() as conn:
+                gone = run_store.run_ids(conn, active) - seen
+                run_store.delete_runs(conn, gone)
+                syncs.set_state(conn, SOURCE, "last_sweep", str(now))
+            if gone:
+                self.on_batch({"runs", "experiments"})
+            return written
+        written += self._fetch(active, f"attributes.start_time >= {int(max_start) - OVERLAP_MS}")[0]
+        if max_end is not None:
+            written += self._fetch(active, f"attributes.end_time >= {int(max_end) - OVERLAP_MS}")[0]
+        for i in range(0, len(running), _CHUNK):
+            ids = ", ".join(f"'{r}'" for r in running[i : i + _CHUNK] if r.isalnum())
+            if ids:
+                written += self._fetch(active, f"attributes.run_id IN ({ids})")[0]
+        deleted: set[str] = set()
+        for page in self.source.search_runs(active, page_size=self.page_size, view="DELETED_ONLY"):
+            deleted.update(r.run_id for r in page)
+        if deleted:
+            with self.writer.transaction() as conn:
+                if run_store.delete_runs(conn, deleted):
+                    self.on_batch({"runs", "experiments"})
+        return written

@@ -1,0 +1,104 @@
+"""The headless workbench: settings -> cache -> sources -> sync jobs, shared by CLI and UI.
+
+Building it imports no backend client; MLflow is imported by the first sync in a worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from mlopstui.adapters import SourceError
+from mlopstui.cache import db
+from mlopstui.config import Settings
+from mlopstui.sync.scheduler import Job, Scheduler
+
+HEARTBEAT_INTERVAL = 3.0
+HEARTBEAT_TIMEOUT = 2.0
+
+
+class Workbench:
+    """One session: the cache writer, the sources and their sync jobs."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.writer = db.Writer(db.open_writer(settings.cache_path))
+        self.scheduler = Scheduler(self.writer)
+        self._mlflow = None
+        self._run_sync = None
+
+    @property
+    def cache_path(self) -> Path:
+        """The cache file in use."""
+        return self.writer.path
+
+    @property
+    def note(self) -> str | None:
+        """A note from opening the cache (e.g. it was rebuilt), for the UI and CLI."""
+        return self.writer.note
+
+    def reader(self):  # noqa: ANN201 - sqlite3.Connection
+        """A new read-only connection to the cache."""
+        return db.open_reader(self.cache_path)
+
+    @property
+    def mlflow(self):  # noqa: ANN201 - MlflowSource
+        """The MLflow source (constructed lazily; imports nothing until used)."""
+        if self._mlflow is None:
+            from mlopstui.adapters.mlflow import MlflowSource
+
+            s = self.settings.mlflow
+            self._mlflow = MlflowSource(
+                self.settings.tracking_uri, timeout=s.request_timeout, max_retries=s.max_retries
+            )
+        return self._mlflow
+
+    @property
+    def run_sync(self):  # noqa: ANN201 - MlflowRunSync
+        """The incremental MLflow run sync."""
+        if self._run_sync is None:
+            from mlopstui.sync.mlflow_runs import MlflowRunSync
+
+            s = self.settings.mlflow
+            self._run_sync = MlflowRunSync(
+                self.mlflow,
+                self.writer,
+                page_size=s.page_size,
+                sweep_interval=s.sweep_interval,
+                on_batch=lambda topics: self.scheduler.announce("mlflow", topics),
+            )
+        return self._run_sync
+
+    def _heartbeat(self) -> int:
+        """A cheap request between polls, so a dead server shows within seconds."""
+        src = self.mlflow
+        old, src.timeout = src.timeout, min(src.timeout, HEARTBEAT_TIMEOUT)
+        try:
+            src.ping()
+        finally:
+            src.timeout = old
+        return 0
+
+    def jobs(self, *, heartbeat: bool = True) -> list[Job]:
+        """The sync jobs of every configured source."""
+        interval = self.settings.mlflow.poll_interval
+        jobs = [Job("mlflow", "runs", interval, lambda: self.run_sync.sync_once())]
+        if heartbeat and self.settings.tracking_uri.startswith(("http://", "https://")):
+            jobs.append(Job("mlflow", "health", HEARTBEAT_INTERVAL, self._heartbeat, quiet_ok=True))
+        return jobs
+
+    def start(self, listener: Callable[[str, set[str]], None] | None = None) -> None:
+        """Start background sync."""
+        if listener:
+            self.scheduler.listeners.append(listener)
+        for job in self.jobs():
+            self.scheduler.add(job)
+        self.scheduler.start()
+
+    def close(self) -> None:
+        """Stop sync and close the cache."""
+        self.scheduler.stop()
+        self.writer.close()
+
+
+__all__ = ["Workbench", "SourceError"]
