@@ -24,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
         description="A terminal workbench for ML in production. With no command, opens it.",
     )
     p.add_argument("--version", action="version", version=f"mlopstui {__version__}")
-    p.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking server [MLOPSTUI_TRACKING_URI]")
+    p.add_argument(
+        "--tracking-uri", metavar="URI", help="MLflow tracking server [MLOPSTUI_TRACKING_URI]"
+    )
     p.add_argument("--cache", metavar="PATH", help="cache file [MLOPSTUI_CACHE]")
     p.add_argument("--config", metavar="FILE", help="config file [MLOPSTUI_CONFIG]")
     p.add_argument(
@@ -38,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--once", action="store_true", help="one pass, print what was synced, then exit")
     r = sub.add_parser("runs", help="print cached runs")
     r.add_argument("--experiment", metavar="NAME", help="experiment name or id (default: all)")
-    r.add_argument("--filter", metavar="EXPR", default="", help="MLflow search syntax or plain text")
+    r.add_argument(
+        "--filter", metavar="EXPR", default="", help="MLflow search syntax or plain text"
+    )
     r.add_argument("--sort", default="start_time", help="column, e.g. start_time or metrics.acc")
     r.add_argument("--asc", action="store_true", help="ascending order")
     r.add_argument("--columns", default="", help="extra columns, e.g. params.lr,metrics.acc")
@@ -265,7 +269,10 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     try:
         empty = demo.store_is_empty(settings.tracking_uri)
     except ImportError:
-        print("mlopstui: the local store needs full MLflow: pip install 'mlopstui[local]'", file=sys.stderr)
+        print(
+            "mlopstui: the local store needs full MLflow: pip install 'mlopstui[local]'",
+            file=sys.stderr,
+        )
         return 2
     if empty:
         paths.ensure_private_dir(paths.data_dir())

@@ -36,7 +36,10 @@ def _run_from_json(payload: dict[str, Any]) -> Run:
     metrics = {}
     for m in data.get("metrics", []):
         metrics[m["key"]] = Metric(
-            m["key"], float(m.get("value", "nan")), int(m.get("step", 0)), int(m.get("timestamp", 0))
+            m["key"],
+            float(m.get("value", "nan")),
+            int(m.get("step", 0)),
+            int(m.get("timestamp", 0)),
         )
     tags = {t["key"]: t.get("value", "") for t in data.get("tags", [])}
     return Run(
@@ -130,7 +133,9 @@ class MlflowSource:
         try:
             return resp.json()
         except ValueError:
-            raise SourceError(f"{self.uri} did not answer with JSON; is it an MLflow server?") from None
+            raise SourceError(
+                f"{self.uri} did not answer with JSON; is it an MLflow server?"
+            ) from None
 
     def client(self) -> Any:
         """The official client (embedded store, artifacts)."""

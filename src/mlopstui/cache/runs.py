@@ -52,7 +52,9 @@ def delete_experiments_except(conn: sqlite3.Connection, keep: set[str]) -> int:
     """Drop experiments (and their runs) the server no longer lists."""
     gone = [r[0] for r in conn.execute("SELECT experiment_id FROM experiments") if r[0] not in keep]
     for exp_id in gone:
-        ids = [r[0] for r in conn.execute("SELECT run_id FROM runs WHERE experiment_id=?", (exp_id,))]
+        ids = [
+            r[0] for r in conn.execute("SELECT run_id FROM runs WHERE experiment_id=?", (exp_id,))
+        ]
         delete_runs(conn, ids)
         conn.execute("DELETE FROM experiments WHERE experiment_id = ?", (exp_id,))
         conn.execute("DELETE FROM run_keys WHERE experiment_id = ?", (exp_id,))
@@ -176,7 +178,9 @@ def run_ids(conn: sqlite3.Connection, experiment_ids: Iterable[str]) -> set[str]
     """All cached run ids of some experiments (for the deletion sweep)."""
     ids = list(experiment_ids)
     marks = ",".join("?" * len(ids))
-    return {r[0] for r in conn.execute(f"SELECT run_id FROM runs WHERE experiment_id IN ({marks})", ids)}
+    return {
+        r[0] for r in conn.execute(f"SELECT run_id FROM runs WHERE experiment_id IN ({marks})", ids)
+    }
 
 
 # ---------------------------------------------------------------- reads (panes and CLI)

@@ -146,7 +146,7 @@ class _Parser:
                 f"unknown entity {entity_raw!r} at position {pos}: "
                 "use metrics., params., tags. or attributes."
             )
-        if key[:1] in "`\"" and key[-1:] == key[:1]:
+        if key[:1] in '`"' and key[-1:] == key[:1]:
             key = key[1:-1]
         op = self.operator()
         value = self.value(op)

@@ -63,7 +63,9 @@ class Scheduler:
     def start(self) -> None:
         """Start one daemon thread per job."""
         for job in self.jobs:
-            t = threading.Thread(target=self._loop, args=(job,), name=f"sync-{job.source}-{job.topic}")
+            t = threading.Thread(
+                target=self._loop, args=(job,), name=f"sync-{job.source}-{job.topic}"
+            )
             t.daemon = True
             t.start()
             self._threads.append(t)

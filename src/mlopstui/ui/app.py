@@ -1,0 +1,245 @@
+"""The workbench App: pane switcher, status bar, palette, help. Handlers live in the panes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from rich.text import Text
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Static, Tab, Tabs
+
+from mlopstui import text, timefmt
+from mlopstui.cache import syncs
+from mlopstui.config import Settings
+from mlopstui.plugin_api import API_VERSION, registry
+from mlopstui.ui.context import AppPaneContext
+from mlopstui.ui.pane_base import Pane
+from mlopstui.ui.resources import styles_dir, themes
+from mlopstui.ui.status import StatusBar
+from mlopstui.workbench import Workbench
+
+
+class SyncChanged(Message):
+    """Posted from sync threads: topics of a source changed in the cache.
+
+    Bursts coalesce into one message (topics merged) while the UI is busy.
+    """
+
+    def __init__(self, source: str, topics: set[str]) -> None:
+        super().__init__()
+        self.source = source
+        self.topics = set(topics)
+
+    def can_replace(self, message: Message) -> bool:
+        if isinstance(message, SyncChanged) and message.source == self.source:
+            message.topics |= self.topics
+            return True
+        return False
+
+
+class MlopsApp(App):
+    """The full-screen workbench."""
+
+    CSS_PATH = str(styles_dir() / "app.tcss")
+    TITLE = "mlopstui"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("ctrl+r", "sync_now", "Sync", key_display="^r"),
+        *[Binding(str(n), f"goto({n})", f"Pane {n}", show=False) for n in range(1, 10)],
+    ]
+
+    def __init__(
+        self, workbench: Workbench, *, start_sync: bool = True, fetcher: Any = None
+    ) -> None:
+        super().__init__()
+        self.workbench = workbench
+        self.settings: Settings = workbench.settings
+        self.start_sync = start_sync
+        self.reader = workbench.reader()
+        self.fetcher = fetcher or OnDemand(workbench)
+        self.panes: list[Pane] = []
+        self.failures: list[registry.PaneFailure] = []
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        classes, failures = registry.load(API_VERSION)
+        self.failures = failures
+        for cls in classes:
+            read_only = self.settings.read_only or self.settings.source_read_only("mlflow")
+            self.panes.append(cls(AppPaneContext(self, cls.pane_id, read_only)))
+        with Horizontal(id="top-bar"):
+            yield Tabs(
+                *[
+                    Tab(f"{i}·{p.title}", id=f"tab-{p.pane_id}")
+                    for i, p in enumerate(self.panes, 1)
+                ],
+                id="pane-tabs",
+            )
+            yield Static(self._context_text(), id="context")
+        with ContentSwitcher(id="panes", initial=self._start_pane()):
+            yield from self.panes
+        yield StatusBar()
+        yield Footer(compact=True)
+
+    def _start_pane(self) -> str | None:
+        wanted = f"pane-{self.settings.ui.start_pane}"
+        ids = [p.id for p in self.panes]
+        return wanted if wanted in ids else (ids[0] if ids else None)
+
+    def _context_text(self) -> Text:
+        label = Text(no_wrap=True, overflow="ellipsis", justify="right")
+        label.append("mlflow ", style="dim")
+        label.append(text.clean(self.settings.tracking_uri, limit=48))
+        if self.settings.read_only:
+            label.append(" READ-ONLY", style="bold yellow")
+        return label
+
+    def on_mount(self) -> None:
+        for theme in themes():
+            self.register_theme(theme)
+        try:
+            self.theme = self.settings.ui.theme
+        except Exception:
+            self.notify(
+                f"Unknown theme {self.settings.ui.theme!r}; using textual-dark",
+                severity="warning",
+                markup=False,
+            )
+            self.theme = "textual-dark"
+        for failure in self.failures:
+            message = f"Plugin pane {failure.name} ({failure.target}) skipped: {failure.reason}"
+            print(f"mlopstui: {message}", file=sys.stderr)
+            self.notify(text.clean(message), severity="warning", timeout=10, markup=False)
+        start = self._start_pane()
+        if start:
+            self.query_one(Tabs).active = start.replace("pane-", "tab-")
+        self.refresh_status()
+        if self.workbench.note:
+            self.notify(
+                text.clean(self.workbench.note), severity="warning", timeout=15, markup=False
+            )
+        if self.start_sync:
+            # After the first frame: sync (and the MLflow import it does) never delays it.
+            self.call_after_refresh(self._start_sync)
+        # Minute-resolution freshness ("synced 10:42 (12 min ago)") changes at most once a
+        # minute; the bar writes nothing when its text is unchanged.
+        self.set_interval(30, self.refresh_status)
+
+    def _start_sync(self) -> None:
+        pane = self.active_pane()
+        if pane is not None and hasattr(pane, "focused_experiment"):
+            self.workbench.run_sync.focus_experiment = pane.focused_experiment()
+        self.workbench.start(lambda source, topics: self.post_message(SyncChanged(source, topics)))
+
+    def on_unmount(self) -> None:
+        self.workbench.scheduler.stop(timeout=0.5)
+
+    # ------------------------------------------------------------------ panes
+
+    def active_pane(self) -> Pane | None:
+        """The pane on screen."""
+        current = self.query_one(ContentSwitcher).current
+        return next((p for p in self.panes if p.id == current), None)
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        if event.tab is None or event.tab.id is None:
+            return
+        pane_id = event.tab.id.replace("tab-", "pane-")
+        switcher = self.query_one(ContentSwitcher)
+        if switcher.current != pane_id:
+            switcher.current = pane_id
+        pane = self.active_pane()
+        if pane is not None:
+            self.call_after_refresh(pane.focus_default)
+
+    def action_goto(self, number: int) -> None:
+        """Show the n-th pane."""
+        if 1 <= number <= len(self.panes):
+            self.query_one(Tabs).active = f"tab-{self.panes[number - 1].pane_id}"
+
+    def on_sync_changed(self, message: SyncChanged) -> None:
+        self.refresh_status()
+        for pane in self.panes:
+            touched = message.topics & set(pane.topics)
+            if touched:
+                pane.on_topics_changed(touched)
+
+    def refresh_status(self) -> None:
+        """Recompute the status bar (it repaints only if the text changed)."""
+        self.query_one(StatusBar).show(
+            server=self.settings.tracking_uri,
+            freshness=[syncs.freshness(self.reader, "mlflow")],
+            read_only=self.settings.read_only,
+            note=None,
+            now=timefmt.now(),
+        )
+
+    def sync_now(self, source: str | None = None) -> None:
+        """Sync now instead of at the next interval."""
+        if self.start_sync:
+            self.workbench.scheduler.trigger(source)
+            self.notify("Syncing now…", timeout=2)
+        else:
+            self.notify("Sync is off in this session", severity="warning")
+
+    def action_sync_now(self) -> None:
+        self.sync_now()
+
+    def action_help(self) -> None:
+        from mlopstui.ui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen(self.active_pane()))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for i, pane in enumerate(self.panes, 1):
+            yield SystemCommand(
+                f"Go to {pane.title}",
+                f"Show the {pane.title} pane (key {i})",
+                lambda n=i: self.action_goto(n),
+            )
+        active = self.active_pane()
+        if active is not None:
+            for cmd in active.commands():
+                yield SystemCommand(f"{active.title}: {cmd.title}", cmd.help, cmd.callback)
+        yield SystemCommand("Sync now", "Sync every source now (ctrl+r)", self.action_sync_now)
+        yield SystemCommand("Help", "Every key binding (?)", self.action_help)
+        yield from super().get_system_commands(screen)
+
+
+class OnDemand:
+    """On-demand fetches panes may ask for (run in a thread by the pane context)."""
+
+    def __init__(self, workbench: Workbench) -> None:
+        self.workbench = workbench
+
+    def __call__(self, what: str, **kwargs: Any) -> Any:
+        from mlopstui.cache import runs as run_store
+
+        source = self.workbench.mlflow
+        if what == "metric_history":
+            points = source.metric_history(kwargs["run_id"], kwargs["key"])
+            with self.workbench.writer.transaction() as conn:
+                run_store.store_metric_history(conn, kwargs["run_id"], kwargs["key"], points)
+            return points
+        if what == "artifacts":
+            return source.artifacts(kwargs["run_id"], kwargs.get("path"))
+        raise ValueError(f"unknown fetch {what!r}")
+
+
+def run_app(settings: Settings) -> int:
+    """Open the workbench; returns the exit status."""
+    workbench = Workbench(settings)
+    try:
+        MlopsApp(workbench).run()
+    finally:
+        workbench.close()
+    return 0

@@ -1,0 +1,52 @@
+"""The Pane base class every pane (built-in or plugin) derives from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual.widget import Widget
+
+from mlopstui.plugin_api.context import PaneContext
+
+
+@dataclass(frozen=True)
+class PaneCommand:
+    """A command a pane offers in the command palette."""
+
+    title: str
+    help: str
+    callback: Callable[[], object]
+
+
+class Pane(Widget):
+    """A full-height view in the workbench's pane switcher.
+
+    Subclasses set `pane_id`, `title`, `topics` (cache topics they read) and `api_version`,
+    implement `compose()`, and react to `on_topics_changed()`.
+    """
+
+    DEFAULT_CSS = """
+    Pane { height: 1fr; width: 1fr; }
+    """
+
+    pane_id: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    topics: ClassVar[frozenset[str]] = frozenset()
+    api_version: ClassVar[int] = 1
+
+    def __init__(self, ctx: PaneContext) -> None:
+        super().__init__(id=f"pane-{self.pane_id}")
+        self.ctx = ctx
+
+    def on_topics_changed(self, topics: set[str]) -> None:
+        """The cache changed for some of this pane's topics: re-read what is shown."""
+
+    def commands(self) -> list[PaneCommand]:
+        """Commands for the palette while this pane is shown."""
+        return []
+
+    def focus_default(self) -> None:
+        """Focus the pane's main widget (called when the pane is shown)."""
+        self.focus()

@@ -1,0 +1,1 @@
+"""Built-in panes; registered through the same `mlopstui.panes` entry points as plugins."""

@@ -1,0 +1,438 @@
+"""The Experiments pane: experiments, their runs, filter, sort, columns, detail and compare.
+
+Everything shown comes from the cache; a sync only tells the pane which topics changed. The
+view (sort, columns, filter, min/max) is remembered per experiment in the cache.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from mlopstui import text, timefmt
+from mlopstui.cache import db, viewstate
+from mlopstui.cache import runs as run_store
+from mlopstui.cache.search import FilterError
+from mlopstui.domain import Experiment
+from mlopstui.ui.pane_base import Pane, PaneCommand
+from mlopstui.ui.status import freshness_text
+from mlopstui.ui.widgets.runs_table import RunsTable
+
+ALL = "*"
+BASE = ["name", "status", "start_time", "duration"]
+TAIL = ["user", "source"]
+
+
+def default_columns(keys: dict[str, list[str]]) -> list[str]:
+    """Name, status, start, duration, the first metrics and params, user, source."""
+    metrics = [f"metrics.{k}" for k in keys["metrics"][:3]]
+    params = [f"params.{k}" for k in keys["params"][:2]]
+    return BASE + metrics + params + TAIL
+
+
+class ExperimentsPane(Pane):
+    """Experiments and runs from MLflow."""
+
+    pane_id = "experiments"
+    title = "Experiments"
+    topics = frozenset({"experiments", "runs"})
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("e", "experiments", "Experiments"),
+        Binding("s", "sort", "Sort"),
+        Binding("r", "reverse", "Reverse", show=False),
+        Binding("c", "columns", "Columns"),
+        Binding("m", "minmax", "Min/max", show=False),
+        Binding("x", "compare", "Compare"),
+        Binding("u", "unmark", "Unmark all", show=False),
+        Binding("y", "copy_id", "Copy id", show=False),
+        Binding("Y", "copy_uri", "Copy URI", show=False),
+        Binding("escape", "leave_filter", "Back", show=False),
+    ]
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.experiment_id: str | None = None  # None: all experiments
+        self.sort = "start_time"
+        self.descending = True
+        self.columns: list[str] = list(BASE)
+        self.filter_text = ""
+        self.minmax = False
+        self._experiments: list[Experiment] = []
+        self._count_generation = 0
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield OptionList(id="experiment-list")
+            with Vertical(id="runs-side"):
+                yield Input(
+                    placeholder="/ filter: metrics.acc > 0.9 and params.lr = '0.01' · or text",
+                    id="filter",
+                    compact=True,
+                    select_on_focus=False,
+                )
+                yield Static("", id="filter-error")
+                yield RunsTable(id="runs")
+                yield Static("", id="runs-info")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).cursor_blink = False  # nothing blinks: idle writes 0 bytes
+        self.query_one("#filter-error").display = False
+        self.load_experiments()
+        first = self._experiments[0].experiment_id if self._experiments else None
+        self.select_experiment(first, from_list=False)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < 100, "narrow")
+
+    def focus_default(self) -> None:
+        self.query_one(RunsTable).focus()
+
+    def focused_experiment(self) -> str | None:
+        """The experiment on screen (fetched first on a cold cache)."""
+        return self.experiment_id
+
+    # ------------------------------------------------------------------ experiments
+
+    def load_experiments(self) -> None:
+        """(Re)fill the experiment list, keeping the highlight on the same experiment."""
+        exps = run_store.experiments(self.ctx.reader())
+        exps.sort(key=lambda e: e.lifecycle != "active")
+        if exps == self._experiments and self.query_one(OptionList).option_count:
+            return
+        self._experiments = exps
+        options = [Option(self._all_label(exps), id=ALL)]
+        for e in exps:
+            options.append(Option(self._experiment_label(e), id=f"exp-{e.experiment_id}"))
+        ol = self.query_one(OptionList)
+        with self.app.batch_update():
+            ol.clear_options()
+            ol.add_options(options)
+            wanted = ALL if self.experiment_id is None else f"exp-{self.experiment_id}"
+            try:
+                ol.highlighted = ol.get_option_index(wanted)
+            except Exception:
+                ol.highlighted = 0
+
+    def _all_label(self, exps: list[Experiment]) -> Text:
+        label = Text("All experiments", style="bold")
+        label.append(f"\n  {sum(e.run_count for e in exps)} runs", style="dim")
+        return label
+
+    def _experiment_label(self, e: Experiment) -> Text:
+        deleted = e.lifecycle != "active"
+        label = Text(text.clean(e.name, limit=40), style="dim strike" if deleted else "")
+        info = f"\n  {e.run_count} runs"
+        if e.last_activity:
+            info += f" · {timefmt.clock(e.last_activity)[5:]}"
+        if deleted:
+            info += " · deleted"
+        label.append(info, style="dim")
+        return label
+
+    @on(OptionList.OptionHighlighted, "#experiment-list")
+    def _experiment_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        option_id = event.option.id or ALL
+        exp_id = None if option_id == ALL else option_id.removeprefix("exp-")
+        if exp_id != self.experiment_id:
+            self.select_experiment(exp_id, from_list=True)
+
+    @on(OptionList.OptionSelected, "#experiment-list")
+    def _experiment_selected(self) -> None:
+        self.query_one(RunsTable).focus()
+
+    def select_experiment(self, experiment_id: str | None, *, from_list: bool) -> None:
+        """Show an experiment's runs with its remembered view."""
+        self.experiment_id = experiment_id
+        state = viewstate.load(self.ctx.reader(), self._scope())
+        keys = run_store.experiment_keys(self.ctx.reader(), experiment_id)
+        self.sort = state.get("sort", "start_time")
+        self.descending = state.get("descending", True)
+        self.columns = state.get("columns") or default_columns(keys)
+        self.minmax = state.get("minmax", False)
+        self.filter_text = state.get("filter", "")
+        filter_input = self.query_one(Input)
+        with filter_input.prevent(Input.Changed):
+            filter_input.value = self.filter_text
+        self.rebuild()
+
+    def _scope(self) -> str:
+        return f"runs:{self.experiment_id or ALL}"
+
+    def _save_view(self) -> None:
+        state = {
+            "sort": self.sort,
+            "descending": self.descending,
+            "columns": self.columns,
+            "filter": self.filter_text,
+            "minmax": self.minmax,
+        }
+        try:
+            viewstate.save(self.ctx_cache_path(), self._scope(), state)
+        except Exception as exc:  # losing a view preference must not break the pane
+            self.ctx.notify(f"Could not save the view: {exc}", severity="warning")
+
+    def ctx_cache_path(self) -> Any:
+        """The cache file (view state is written beside the sync writer)."""
+        return self.ctx.reader().execute("PRAGMA database_list").fetchone()[2]
+
+    # ------------------------------------------------------------------ runs
+
+    def shown_columns(self) -> list[str]:
+        """Columns with min/max expanded for metrics when asked."""
+        if not self.minmax:
+            return self.columns
+        out = []
+        for col in self.columns:
+            out.append(col)
+            if col.startswith("metrics.") and not col.endswith((".min", ".max")):
+                out += [f"{col}.min", f"{col}.max"]
+        return out
+
+    def rebuild(self) -> None:
+        """Re-query with the current experiment, filter and sort."""
+        table = self.query_one(RunsTable)
+        error = self.query_one("#filter-error", Static)
+        try:
+            window = run_store.RunsWindow(
+                self.ctx.reader(),
+                experiment_id=self.experiment_id,
+                filter_text=self.filter_text,
+                sort=self.sort,
+                descending=self.descending,
+            )
+        except FilterError as exc:
+            error.update(Text(f"✗ {exc}", style="bold red"))
+            error.display = True
+            return
+        error.display = False
+        total = None
+        if not self.filter_text:
+            total = self._unfiltered_count()
+        table.empty_text = self._empty_text()
+        table.set_view(window, total, self.shown_columns())
+        if table.counting:
+            self._count_in_background(window)
+        self.update_info()
+
+    def _unfiltered_count(self) -> int:
+        if self.experiment_id is None:
+            return sum(e.run_count for e in self._experiments)
+        return next(
+            (e.run_count for e in self._experiments if e.experiment_id == self.experiment_id), 0
+        )
+
+    def _empty_text(self) -> str:
+        if self.filter_text:
+            return "No runs match this filter. Esc clears it."
+        f = self.ctx.freshness("mlflow")
+        if f.state == "never":
+            return "No runs cached yet; syncing…"
+        if f.state == "failing":
+            return "No runs cached, and the tracking server is unreachable (see the status bar)."
+        return "This experiment has no runs."
+
+    def _count_in_background(self, window: run_store.RunsWindow) -> None:
+        """Counting a filtered 1M-run view takes longer than a frame: do it off the loop."""
+        self._count_generation += 1
+        generation = self._count_generation
+        path = self.ctx_cache_path()
+
+        def count() -> None:
+            conn = db.open_reader(path)
+            try:
+                copy = run_store.RunsWindow(
+                    conn,
+                    experiment_id=window.experiment_id,
+                    filter_text=self.filter_text,
+                    sort=window.sort,
+                    descending=window.descending,
+                )
+                total = copy.count()
+            except Exception:
+                return
+            finally:
+                conn.close()
+            self.app.call_from_thread(self._counted, generation, total)
+
+        threading.Thread(target=count, name="count-runs", daemon=True).start()
+
+    def _counted(self, generation: int, total: int) -> None:
+        if generation == self._count_generation:
+            self.query_one(RunsTable).set_total(total)
+            self.update_info()
+
+    def update_info(self) -> None:
+        """The line under the table: counts, sort, marks, freshness."""
+        table = self.query_one(RunsTable)
+        info = Text(no_wrap=True, overflow="ellipsis")
+        if self.experiment_id is not None:
+            name = next(
+                (e.name for e in self._experiments if e.experiment_id == self.experiment_id), ""
+            )
+            info.append(text.clean(name, limit=30), style="bold")
+            info.append(" · ")
+        count = f"{table.total}+" if table.counting else str(table.total)
+        info.append(f"{count} runs")
+        if self.filter_text:
+            info.append(" (filtered)", style="yellow")
+        arrow = "↓" if self.descending else "↑"
+        info.append(f" · sort {self.sort} {arrow}", style="dim")
+        if table.marked:
+            info.append(f" · {len(table.marked)} marked (x compares)", style="bold")
+        msg, kind = freshness_text(self.ctx.freshness("mlflow"), timefmt.now())
+        style = {"ok": "dim", "error": "bold red", "warning": "yellow", "muted": "dim"}[kind]
+        info.append(f" · {msg}", style=style)
+        self.query_one("#runs-info", Static).update(info)
+
+    def on_topics_changed(self, topics: set[str]) -> None:
+        if "experiments" in topics:
+            self.load_experiments()
+            self.query_one(OptionList).refresh()
+        table = self.query_one(RunsTable)
+        if table.window is None or not table.total:
+            self.rebuild()
+        elif "runs" in topics:
+            total = None if self.filter_text else self._unfiltered_count()
+            if total is not None and total != table.total:
+                table.set_total(total)
+            table.reload()
+            if self.filter_text:
+                self._count_in_background(table.window)
+        self.update_info()
+
+    # ------------------------------------------------------------------ events and actions
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        self.rebuild()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self._save_view()
+        self.query_one(RunsTable).focus()
+
+    @on(RunsTable.Opened)
+    def _open_run(self, event: RunsTable.Opened) -> None:
+        from mlopstui.ui.screens.run_detail import RunDetailScreen
+
+        self.app.push_screen(RunDetailScreen(self.ctx, event.run_id))
+
+    @on(RunsTable.SortClicked)
+    def _sort_clicked(self, event: RunsTable.SortClicked) -> None:
+        self.set_sort(event.column)
+
+    @on(RunsTable.MarksChanged)
+    def _marks_changed(self) -> None:
+        self.update_info()
+
+    def set_sort(self, column: str) -> None:
+        """Sort by a column; the same column again flips the direction."""
+        if column == self.sort:
+            self.descending = not self.descending
+        else:
+            self.sort, self.descending = column, column not in ("name", "user", "source")
+        self._save_view()
+        self.rebuild()
+
+    def action_filter(self) -> None:
+        self.query_one(Input).focus()
+
+    def action_leave_filter(self) -> None:
+        filter_input = self.query_one(Input)
+        if filter_input.has_focus and filter_input.value:
+            filter_input.value = ""
+            self._save_view()
+        self.query_one(RunsTable).focus()
+
+    def action_experiments(self) -> None:
+        ol = self.query_one(OptionList)
+        if self.has_class("narrow"):
+            self.toggle_class("show-experiments")
+            if not self.has_class("show-experiments"):
+                self.query_one(RunsTable).focus()
+                return
+        ol.focus()
+
+    def action_sort(self) -> None:
+        from mlopstui.ui.screens.pickers import SortPicker
+
+        def chosen(column: str | None) -> None:
+            if column:
+                self.set_sort(column)
+
+        self.app.push_screen(SortPicker(self.shown_columns(), self.sort), chosen)
+
+    def action_reverse(self) -> None:
+        self.set_sort(self.sort)
+
+    def action_columns(self) -> None:
+        from mlopstui.ui.screens.pickers import ColumnPicker
+
+        keys = run_store.experiment_keys(self.ctx.reader(), self.experiment_id)
+
+        def chosen(columns: list[str] | None) -> None:
+            if columns:
+                self.columns = columns
+                self._save_view()
+                self.rebuild()
+
+        self.app.push_screen(ColumnPicker(keys, self.columns), chosen)
+
+    def action_minmax(self) -> None:
+        self.minmax = not self.minmax
+        self._save_view()
+        self.rebuild()
+        if self.minmax:
+            self.ctx.notify("Min/max show once a run's metric history is fetched (open the run).")
+
+    def action_compare(self) -> None:
+        table = self.query_one(RunsTable)
+        if len(table.marked) < 2:
+            self.ctx.notify("Mark 2 or more runs with space, then press x.", severity="warning")
+            return
+        from mlopstui.ui.screens.compare import CompareScreen
+
+        self.app.push_screen(CompareScreen(self.ctx, list(table.marked)))
+
+    def action_unmark(self) -> None:
+        self.query_one(RunsTable).clear_marks()
+
+    def _copy(self, value: str, what: str) -> None:
+        self.app.copy_to_clipboard(value)
+        self.ctx.notify(f"Copied {what}: {value}")
+
+    def action_copy_id(self) -> None:
+        run_id = self.query_one(RunsTable).current_run_id()
+        if run_id:
+            self._copy(run_id, "run id")
+
+    def action_copy_uri(self) -> None:
+        run_id = self.query_one(RunsTable).current_run_id()
+        if run_id:
+            self._copy(f"runs:/{run_id}", "run URI")
+
+    def commands(self) -> list[PaneCommand]:
+        return [
+            PaneCommand("Filter runs", "Focus the filter box (/)", self.action_filter),
+            PaneCommand("Sort runs", "Choose the sort column (s)", self.action_sort),
+            PaneCommand("Reverse sort", "Flip the sort direction (r)", self.action_reverse),
+            PaneCommand(
+                "Choose columns", "Show or hide params, metrics, tags (c)", self.action_columns
+            ),
+            PaneCommand("Toggle min/max", "Show metric min and max (m)", self.action_minmax),
+            PaneCommand("Compare marked runs", "Side by side (x)", self.action_compare),
+            PaneCommand("Copy run id", "Copy the run id under the cursor (y)", self.action_copy_id),
+            PaneCommand("Copy run URI", "Copy runs:/<id> (Y)", self.action_copy_uri),
+            PaneCommand("Unmark all", "Clear the marked runs (u)", self.action_unmark),
+        ]

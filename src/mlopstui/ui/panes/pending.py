@@ -1,0 +1,64 @@
+"""Panes whose data sources are not built yet: an honest empty state, never made-up data."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.containers import Center, Middle
+from textual.widgets import Static
+
+from mlopstui.ui.pane_base import Pane
+
+
+class PendingPane(Pane):
+    """Says what this pane will show and what it needs, and shows nothing else."""
+
+    DEFAULT_CSS = """
+    PendingPane .pending { width: auto; max-width: 70; padding: 1 2; border: round $panel; }
+    """
+    will_show: ClassVar[str] = ""
+    needs: ClassVar[str] = ""
+
+    def compose(self) -> ComposeResult:
+        with Middle(), Center():
+            yield Static(
+                f"[b]{self.title}[/b]\n\nNot built yet. {self.will_show}\n\n[dim]{self.needs}[/dim]",
+                classes="pending",
+            )
+
+
+class RegistryPane(PendingPane):
+    """The model registry (promote / roll back aliases) — coming with the action pipeline."""
+
+    pane_id = "registry"
+    title = "Registry"
+    will_show = "Registered models, versions and aliases, with promote and roll back."
+    needs = "Reads the MLflow model registry of the tracking server in use."
+
+
+class GpuNodesPane(PendingPane):
+    """GPU nodes from Kubernetes, DCGM and NVML — coming."""
+
+    pane_id = "gpus"
+    title = "GPU nodes"
+    will_show = "Kubernetes GPU nodes, allocation vs use from DCGM, and local GPUs via NVML."
+    needs = "Will read KUBECONFIG, a Prometheus URL and the local NVML library."
+
+
+class PipelinesPane(PendingPane):
+    """Kubernetes Jobs/CronJobs — coming."""
+
+    pane_id = "pipelines"
+    title = "Pipelines"
+    will_show = "Kubernetes Jobs and CronJobs with their runs and logs."
+    needs = "Will read KUBECONFIG."
+
+
+class CostsPane(PendingPane):
+    """Costs — coming."""
+
+    pane_id = "costs"
+    title = "Costs"
+    will_show = "GPU hours and cost per team, experiment and model."
+    needs = "Will read allocation history from the cache and a price table from the config."

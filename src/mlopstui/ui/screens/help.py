@@ -1,0 +1,81 @@
+"""`?`: every key binding of the app, the pane on screen and its widgets."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from mlopstui.ui.pane_base import Pane
+from mlopstui.ui.widgets.runs_table import RunsTable
+
+FILTER_HELP = """Filter syntax (MLflow search, answered from the cache):
+  metrics.val_acc > 0.9 and params.lr = '0.01'
+  tags.team = 'nlp'    attributes.status = 'FAILED'
+  attributes.run_name LIKE 'bert%'    tags.env IN ('prod', 'staging')
+Anything else is plain text, searched in run names and tags."""
+
+
+def _rows(bindings: list[Binding]) -> list[tuple[str, str]]:
+    out = []
+    for b in bindings:
+        if not b.description:
+            continue
+        keys = b.key_display or ", ".join(k.replace("_", " ") for k in b.key.split(","))
+        out.append((keys, b.description))
+    return out
+
+
+class HelpScreen(ModalScreen[None]):
+    """A scrollable list of bindings; Esc, q or ? closes it."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 90%; max-width: 90; height: 90%; border: round $primary; padding: 0 1;
+        background: $surface;
+    }
+    """
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss", "Close"),
+    ]
+
+    def __init__(self, pane: Pane | None) -> None:
+        super().__init__()
+        self.pane = pane
+
+    def compose(self) -> ComposeResult:
+        from mlopstui.ui.app import MlopsApp
+
+        sections: list[tuple[str, list[tuple[str, str]]]] = [
+            ("Everywhere", _rows(MlopsApp.BINDINGS))
+        ]
+        sections.append(
+            ("Switch panes", [("1 … 9", "go to pane n"), ("ctrl+p", "command palette")])
+        )
+        if self.pane is not None:
+            sections.append((self.pane.title, _rows(type(self.pane).BINDINGS)))
+            if self.pane.query(RunsTable):
+                sections.append(("Runs table", _rows(RunsTable.BINDINGS)))
+                sections.append(
+                    ("", [("↑ ↓ PgUp PgDn Home End, j k g G", "move"), ("click a header", "sort")])
+                )
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        for title, rows in sections:
+            if title:
+                table.add_row(Text(title, style="bold underline"), "")
+            for key, desc in rows:
+                table.add_row(key, desc)
+            table.add_row("", "")
+        with VerticalScroll():
+            yield Static(Text("Keys", style="bold"))
+            yield Static(table)
+            if self.pane is not None and self.pane.pane_id == "experiments":
+                yield Static(Text(FILTER_HELP))
+            yield Static(Text("\nEsc closes this help.", style="dim"))

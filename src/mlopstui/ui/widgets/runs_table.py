@@ -1,0 +1,309 @@
+"""RunsTable: a virtual table over the cache that reads only what is on screen.
+
+Textual's DataTable loads every row (seconds at 100k rows). This widget keeps blocks of 100
+rows read through `RunsWindow.page()`, renders lines with the Line API, keeps its header fixed,
+and repaints only the lines that change when the cursor moves.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.events import Click
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from mlopstui import timefmt
+from mlopstui.cache.runs import RunRow, RunsWindow, fill_values
+from mlopstui.ui.widgets import run_cells
+
+BLOCK = 100
+MAX_BLOCKS = 16
+
+
+class RunsTable(ScrollView, can_focus=True):
+    """The runs of the current view, one screenful at a time."""
+
+    DEFAULT_CSS = """
+    RunsTable { height: 1fr; }
+    RunsTable > .runs-table--header { text-style: bold; background: $panel; }
+    RunsTable > .runs-table--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
+    RunsTable:blur > .runs-table--cursor { background: $block-cursor-blurred-background; }
+    RunsTable > .runs-table--marked { color: $accent; text-style: bold; }
+    RunsTable > .runs-table--running { color: $primary; }
+    RunsTable > .runs-table--failed { color: $error; }
+    RunsTable > .runs-table--killed { color: $warning; }
+    RunsTable > .runs-table--finished { color: $success; }
+    RunsTable > .runs-table--empty { color: $text-muted; }
+    """
+    COMPONENT_CLASSES = {
+        "runs-table--header",
+        "runs-table--cursor",
+        "runs-table--marked",
+        "runs-table--running",
+        "runs-table--failed",
+        "runs-table--killed",
+        "runs-table--finished",
+        "runs-table--empty",
+    }
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home,g", "jump(0)", "First", show=False),
+        Binding("end,G", "jump(-1)", "Last", show=False),
+        Binding("enter", "open", "Detail"),
+        Binding("space", "mark", "Mark"),
+    ]
+
+    class Opened(Message):
+        """Enter on a run."""
+
+        def __init__(self, run_id: str) -> None:
+            super().__init__()
+            self.run_id = run_id
+
+    class SortClicked(Message):
+        """A click on a column header."""
+
+        def __init__(self, column: str) -> None:
+            super().__init__()
+            self.column = column
+
+    class MarksChanged(Message):
+        """The set of marked runs changed."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.window: RunsWindow | None = None
+        self.total = 0
+        self.counting = False
+        self.columns: list[str] = ["name", "status", "start_time", "duration"]
+        self.cursor = 0
+        self.marked: dict[str, str] = {}
+        self.empty_text = "No runs."
+        self._blocks: OrderedDict[int, list[RunRow]] = OrderedDict()
+        self._layout: list[tuple[str, int]] = []
+        self.hidden_columns = 0
+
+    # ------------------------------------------------------------------ data
+
+    def set_view(self, window: RunsWindow | None, total: int | None, columns: list[str]) -> None:
+        """Show a new view. `total=None`: not counted yet (the first block tells, or
+        `set_total` will)."""
+        keep = self.current_run_id() if window is self.window else None
+        self.window = window
+        self.columns = list(columns)
+        self._blocks.clear()
+        self._layout = []
+        if total is None and window is not None:
+            first = self._block(0)
+            self.counting = len(first) == BLOCK
+            total = len(first) if not self.counting else BLOCK
+        else:
+            self.counting = False
+        self.total = total or 0
+        self.cursor = min(self.cursor, max(0, self.total - 1)) if keep else 0
+        self._resize()
+        if not keep:
+            self.scroll_to(y=0, animate=False)
+        self.refresh()
+
+    def set_total(self, total: int) -> None:
+        """The count arrived from the worker."""
+        self.total = total
+        self.counting = False
+        self.cursor = min(self.cursor, max(0, total - 1))
+        self._resize()
+        self.refresh()
+
+    def reload(self) -> bool:
+        """Re-read the visible rows after a sync; repaint only if something changed."""
+        if self.window is None:
+            return False
+        top = int(self.scroll_offset.y)
+        first, last = top // BLOCK, (top + self.size.height) // BLOCK
+        old = {b: self._blocks.get(b) for b in range(first, last + 1)}
+        self._blocks.clear()
+        changed = any(self._block(b) != rows for b, rows in old.items())
+        if changed:
+            self.refresh()
+        return changed
+
+    def _block(self, number: int) -> list[RunRow]:
+        rows = self._blocks.get(number)
+        if rows is None:
+            assert self.window is not None
+            total = None if self.counting else self.total
+            rows = self.window.page(number * BLOCK, BLOCK, total)
+            fill_values(self.window.conn, rows, self.columns)
+            self._blocks[number] = rows
+            while len(self._blocks) > MAX_BLOCKS:
+                self._blocks.popitem(last=False)
+        return rows
+
+    def row(self, index: int) -> RunRow | None:
+        """The row at an index of the current order (read from the cache if needed)."""
+        if self.window is None or not 0 <= index < self.total:
+            return None
+        rows = self._block(index // BLOCK)
+        i = index % BLOCK
+        return rows[i] if i < len(rows) else None
+
+    def current(self) -> RunRow | None:
+        """The row under the cursor."""
+        return self.row(self.cursor)
+
+    def current_run_id(self) -> str | None:
+        """The run id under the cursor."""
+        row = self.current()
+        return row.run_id if row else None
+
+    # ------------------------------------------------------------------ layout
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(self.size.width, self.total + 1)
+
+    def on_resize(self) -> None:
+        self._layout = []
+        self._resize()
+
+    def layout_columns(self) -> list[tuple[str, int]]:
+        """Columns that fit the width, with their widths."""
+        if not self._layout:
+            width = max(10, self.scrollable_content_region.width - 2)
+            self._layout, self.hidden_columns = run_cells.fit(self.columns, width)
+        return self._layout
+
+    # ------------------------------------------------------------------ rendering
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        cols = self.layout_columns()
+        if y == 0:
+            style = self.get_component_rich_style("runs-table--header")
+            sort = self.window.sort if self.window else ""
+            arrow = "↓" if self.window and self.window.descending else "↑"
+            parts = []
+            for col, w in cols:
+                name = run_cells.label(col) + (arrow if col == sort else "")
+                parts.append(run_cells.clip(name, w))
+            line = "  " + " ".join(parts)
+            if self.hidden_columns:
+                line = line[: max(0, width - 8)] + f" +{self.hidden_columns} col"
+            return Strip([Segment(run_cells.clip(line, width), style)], width)
+        index = int(self.scroll_offset.y) + y - 1
+        if self.window is None or self.total == 0:
+            if y == 2:
+                style = self.get_component_rich_style("runs-table--empty")
+                return Strip([Segment(run_cells.clip("  " + self.empty_text, width), style)], width)
+            return Strip.blank(width, self.rich_style)
+        row = self.row(index)
+        if row is None:
+            return Strip.blank(width, self.rich_style)
+        return self._row_strip(row, index, cols, width)
+
+    def _row_strip(self, row: RunRow, index: int, cols: list[tuple[str, int]], width: int) -> Strip:
+        base = self.rich_style
+        if index == self.cursor:
+            base = base + self.get_component_rich_style("runs-table--cursor")
+        marked = row.run_id in self.marked
+        segments = [
+            Segment("● " if marked else "  ", base + self._marked_style() if marked else base)
+        ]
+        now_ms = timefmt.now_ms()
+        used = 2
+        for i, (col, w) in enumerate(cols):
+            value = run_cells.clip(run_cells.cell(row, col, now_ms), w)
+            style = base
+            if col == "status":
+                style = base + self._status_style(row.status)
+            segments.append(Segment(value if i == 0 else " " + value, style))
+            used += w + (0 if i == 0 else 1)
+        if used < width:
+            segments.append(Segment(" " * (width - used), base))
+        return Strip(segments, width).crop(0, width)
+
+    def _marked_style(self) -> Style:
+        return self.get_component_rich_style("runs-table--marked")
+
+    def _status_style(self, status: str) -> Style:
+        name = {"RUNNING": "running", "FAILED": "failed", "KILLED": "killed"}.get(
+            status, "finished" if status == "FINISHED" else ""
+        )
+        return self.get_component_rich_style(f"runs-table--{name}") if name else Style()
+
+    def _refresh_row(self, index: int) -> None:
+        y = index - int(self.scroll_offset.y) + 1
+        if 1 <= y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
+
+    # ------------------------------------------------------------------ actions
+
+    def move_to(self, index: int) -> None:
+        """Put the cursor on a row and scroll it into view."""
+        if self.total == 0:
+            return
+        index = max(0, min(index, self.total - 1))
+        old, self.cursor = self.cursor, index
+        visible = max(1, self.size.height - 1)
+        top = int(self.scroll_offset.y)
+        if index < top:
+            self.scroll_to(y=index, animate=False)
+            self.refresh()
+        elif index >= top + visible:
+            self.scroll_to(y=index - visible + 1, animate=False)
+            self.refresh()
+        else:
+            self._refresh_row(old)
+            self._refresh_row(index)
+
+    def action_cursor(self, delta: int) -> None:
+        self.move_to(self.cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        step = max(1, self.size.height - 2)
+        self.move_to(self.cursor + direction * step)
+
+    def action_jump(self, where: int) -> None:
+        self.move_to(0 if where == 0 else self.total - 1)
+
+    def action_open(self) -> None:
+        run_id = self.current_run_id()
+        if run_id:
+            self.post_message(self.Opened(run_id))
+
+    def action_mark(self) -> None:
+        row = self.current()
+        if row is None:
+            return
+        if row.run_id in self.marked:
+            del self.marked[row.run_id]
+        else:
+            self.marked[row.run_id] = row.name
+        self._refresh_row(self.cursor)
+        self.post_message(self.MarksChanged())
+        self.move_to(self.cursor + 1)
+
+    def clear_marks(self) -> None:
+        """Unmark every run."""
+        self.marked.clear()
+        self.refresh()
+        self.post_message(self.MarksChanged())
+
+    def on_click(self, event: Click) -> None:
+        if event.y == 0:
+            x = 2
+            for col, w in self.layout_columns():
+                if x <= event.x < x + w + 1:
+                    self.post_message(self.SortClicked(col))
+                    return
+                x += w + 1
+            return
+        self.move_to(int(self.scroll_offset.y) + event.y - 1)
