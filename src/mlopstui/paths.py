@@ -37,6 +37,11 @@ def cache_dir() -> Path:
     return Path(_DIRS.user_cache_dir)
 
 
+def log_file() -> Path:
+    """The app's log (errors of background work, library warnings), 0600."""
+    return ensure_private_dir(Path(_DIRS.user_state_dir)) / "mlopstui.log"
+
+
 def local_store_uri() -> str:
     """The embedded default tracking URI: an MLflow SQLite store under the data directory."""
     return f"sqlite:///{data_dir() / 'mlruns' / 'mlflow.db'}"

@@ -235,9 +235,32 @@ class OnDemand:
         raise ValueError(f"unknown fetch {what!r}")
 
 
+def _log_to_file() -> None:
+    """Send logging and warnings to a private file while the screen is ours.
+
+    MLflow attaches a stderr handler on import and its embedded store logs INFO lines and
+    SQLAlchemy deprecation warnings; on a full-screen app those would scribble over the frame.
+    """
+    import logging
+    import os
+
+    from mlopstui import paths
+
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+    path = paths.log_file()
+    handler = logging.FileHandler(path, encoding="utf-8")
+    paths.make_private_file(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+
+
 def run_app(settings: Settings) -> int:
     """Open the workbench; returns the exit status."""
     workbench = Workbench(settings)
+    _log_to_file()
     try:
         MlopsApp(workbench).run()
     finally:
