@@ -71,6 +71,16 @@ class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
         return self.mlflow.tracking_uri or paths.local_store_uri()
 
     @property
+    def tracking_label(self) -> str:
+        """The tracking server as shown on screen: 'local store' for the embedded default,
+        the home directory as '~'."""
+        if self.is_local_store:
+            return "local store"
+        home = str(Path.home())
+        uri = self.tracking_uri
+        return uri.replace(home, "~", 1) if home != "/" else uri
+
+    @property
     def is_local_store(self) -> bool:
         """True when using the embedded default store (which `mlopstui demo` seeds)."""
         return self.mlflow.tracking_uri is None

@@ -98,7 +98,7 @@ class MlopsApp(App):
     def _context_text(self) -> Text:
         label = Text(no_wrap=True, overflow="ellipsis", justify="right")
         label.append("mlflow ", style="dim")
-        label.append(text.clean(self.settings.tracking_uri, limit=48))
+        label.append(text.clean(self.settings.tracking_label, limit=48))
         if self.settings.read_only:
             label.append(" READ-ONLY", style="bold yellow")
         return label
@@ -176,7 +176,7 @@ class MlopsApp(App):
     def refresh_status(self) -> None:
         """Recompute the status bar (it repaints only if the text changed)."""
         self.query_one(StatusBar).show(
-            server=self.settings.tracking_uri,
+            server=self.settings.tracking_label,
             freshness=[syncs.freshness(self.reader, "mlflow")],
             read_only=self.settings.read_only,
             note=None,

@@ -31,8 +31,13 @@ BASE = ["name", "status", "start_time", "duration"]
 TAIL = ["user", "source"]
 
 
-def default_columns(keys: dict[str, list[str]]) -> list[str]:
-    """Name, status, start, duration, the first metrics and params, user, source."""
+def default_columns(keys: dict[str, list[str]], experiment_id: str | None) -> list[str]:
+    """Name, status, start, duration, the first metrics and params, user, source.
+
+    Across all experiments the keys rarely line up, so only attributes are shown there.
+    """
+    if experiment_id is None:
+        return BASE + TAIL
     metrics = [f"metrics.{k}" for k in keys["metrics"][:3]]
     params = [f"params.{k}" for k in keys["params"][:2]]
     return BASE + metrics + params + TAIL
@@ -157,7 +162,7 @@ class ExperimentsPane(Pane):
         keys = run_store.experiment_keys(self.ctx.reader(), experiment_id)
         self.sort = state.get("sort", "start_time")
         self.descending = state.get("descending", True)
-        self.columns = state.get("columns") or default_columns(keys)
+        self.columns = state.get("columns") or default_columns(keys, experiment_id)
         self.minmax = state.get("minmax", False)
         self.filter_text = state.get("filter", "")
         filter_input = self.query_one(Input)

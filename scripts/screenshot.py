@@ -1,0 +1,49 @@
+"""Regenerate docs/screenshot.svg: the workbench on freshly seeded demo data at 120x36.
+
+Usage: .venv/bin/python scripts/screenshot.py  (needs the `local` extra for the demo store)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def _shoot(settings, out: Path) -> None:
+    from mlopstui.ui.app import MlopsApp
+    from mlopstui.workbench import Workbench
+
+    workbench = Workbench(settings)
+    workbench.run_sync.sync_once()
+    app = MlopsApp(workbench, start_sync=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("down", "down")
+        await pilot.pause()
+        app.save_screenshot(filename=out.name, path=str(out.parent))
+    workbench.close()
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["HOME"] = tmp
+        for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+            os.environ.pop(var, None)
+        os.environ["MLFLOW_CONFIGURE_LOGGING"] = "false"
+        from mlopstui import config, demo, paths
+
+        settings = config.load(environ={})
+        demo.seed_demo(settings.tracking_uri, paths.local_artifact_root())
+        out = ROOT / "docs" / "screenshot.svg"
+        asyncio.run(_shoot(settings, out))
+        print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
