@@ -230,6 +230,16 @@ class OnDemand:
             with self.workbench.writer.transaction() as conn:
                 run_store.store_metric_history(conn, kwargs["run_id"], kwargs["key"], points)
             return points
+        if what == "metric_ranges":
+            # min/max need the whole history: MLflow's search returns only the latest value.
+            fetched = 0
+            for run_id in kwargs["run_ids"]:
+                histories = {k: source.metric_history(run_id, k) for k in kwargs["keys"]}
+                with self.workbench.writer.transaction() as conn:
+                    for key, points in histories.items():
+                        run_store.store_metric_history(conn, run_id, key, points)
+                fetched += len(histories)
+            return fetched
         if what == "artifacts":
             return source.artifacts(kwargs["run_id"], kwargs.get("path"))
         raise ValueError(f"unknown fetch {what!r}")

@@ -399,7 +399,27 @@ class ExperimentsPane(Pane):
         self._save_view()
         self.rebuild()
         if self.minmax:
-            self.ctx.notify("Min/max show once a run's metric history is fetched (open the run).")
+            self.fetch_ranges()
+
+    def fetch_ranges(self) -> None:
+        """Fetch the metric histories behind min/max for the runs on screen (on request)."""
+        table = self.query_one(RunsTable)
+        keys = [c.removeprefix("metrics.") for c in self.columns if c.startswith("metrics.")]
+        top = int(table.scroll_offset.y)
+        rows = [table.row(i) for i in range(top, top + max(1, table.size.height))]
+        run_ids = [r.run_id for r in rows if r is not None]
+        if not keys or not run_ids:
+            self.ctx.notify("Choose a metric column first (c).", severity="warning")
+            return
+        self.ctx.notify(f"Fetching {len(keys)} metric histories for {len(run_ids)} runs…")
+
+        def done(result: object) -> None:
+            if isinstance(result, Exception):
+                self.ctx.notify(f"Min/max unavailable: {result}", severity="error")
+            else:
+                table.reload()
+
+        self.ctx.fetch("metric_ranges", done, run_ids=run_ids, keys=keys)
 
     def action_compare(self) -> None:
         table = self.query_one(RunsTable)
@@ -435,7 +455,9 @@ class ExperimentsPane(Pane):
             PaneCommand(
                 "Choose columns", "Show or hide params, metrics, tags (c)", self.action_columns
             ),
-            PaneCommand("Toggle min/max", "Show metric min and max (m)", self.action_minmax),
+            PaneCommand(
+                "Toggle min/max", "Fetch histories and show metric min/max (m)", self.action_minmax
+            ),
             PaneCommand("Compare marked runs", "Side by side (x)", self.action_compare),
             PaneCommand("Copy run id", "Copy the run id under the cursor (y)", self.action_copy_id),
             PaneCommand("Copy run URI", "Copy runs:/<id> (Y)", self.action_copy_uri),

@@ -26,11 +26,11 @@ WIDTHS = {
 
 
 def label(column: str) -> str:
-    """Header text of a column: 'Start', 'val_acc', 'lr', 'val_acc max'."""
+    """Header text of a column: 'Start', 'val_acc', 'lr'; 'min'/'max' right after a metric."""
     kind, key, agg = split_column(column)
     if not kind:
         return LABELS.get(key, key)
-    return f"{text.clean(key)} {agg}" if agg else text.clean(key)
+    return agg or text.clean(key)
 
 
 def width(column: str) -> int:
