@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--limit", type=int, default=100, help="rows to print; 0 for all (default 100)")
     r.add_argument("--format", choices=("table", "json", "csv"), default="table")
     sub.add_parser("doctor", help="check each configured source and the cache")
+    sub.add_parser("plugins", help="list installed panes and plugins, and any that fail to load")
     d = sub.add_parser("demo", help="seed the embedded local store with demo data, then open it")
     d.add_argument("--no-open", action="store_true", help="seed only; do not open the workbench")
     return p
@@ -288,10 +289,23 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return cmd_ui(settings, args)
 
 
+def cmd_plugins(settings: Settings, args: argparse.Namespace) -> int:
+    """List pane entry points, then load them and report the ones that fail."""
+    from mlopstui.plugin_api import API_VERSION, registry
+
+    for ep in registry.listed():
+        print(f"{ep.name:<14} {ep.value}")
+    _panes, failures = registry.load(API_VERSION)
+    for failure in failures:
+        print(f"FAILED {failure.name}: {text.clean(failure.reason)}")
+    return 1 if failures else 0
+
+
 COMMANDS = {
     "ui": cmd_ui,
     "sync": cmd_sync,
     "runs": cmd_runs,
     "doctor": cmd_doctor,
     "demo": cmd_demo,
+    "plugins": cmd_plugins,
 }

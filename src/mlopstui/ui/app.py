@@ -171,7 +171,14 @@ class MlopsApp(App):
         for pane in self.panes:
             touched = message.topics & set(pane.topics)
             if touched:
-                pane.on_topics_changed(touched)
+                try:
+                    pane.on_topics_changed(touched)
+                except Exception as exc:  # a plugin's bug must not take the workbench down
+                    self.notify(
+                        f"Pane {pane.title} failed to refresh: {text.clean(repr(exc), limit=200)}",
+                        severity="error",
+                        markup=False,
+                    )
 
     def refresh_status(self) -> None:
         """Recompute the status bar (it repaints only if the text changed)."""
@@ -207,8 +214,12 @@ class MlopsApp(App):
                 lambda n=i: self.action_goto(n),
             )
         active = self.active_pane()
+        try:
+            commands = active.commands() if active is not None else []
+        except Exception:  # a plugin's broken commands() only loses its own commands
+            commands = []
         if active is not None:
-            for cmd in active.commands():
+            for cmd in commands:
                 yield SystemCommand(f"{active.title}: {cmd.title}", cmd.help, cmd.callback)
         yield SystemCommand("Sync now", "Sync every source now (ctrl+r)", self.action_sync_now)
         yield SystemCommand("Help", "Every key binding (?)", self.action_help)
