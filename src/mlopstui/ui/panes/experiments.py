@@ -74,6 +74,7 @@ class ExperimentsPane(Pane):
         self.minmax = False
         self._experiments: list[Experiment] = []
         self._count_generation = 0
+        self._saving: threading.Thread | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -98,6 +99,10 @@ class ExperimentsPane(Pane):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < 100, "narrow")
+
+    def on_unmount(self) -> None:
+        if self._saving is not None:
+            self._saving.join(2)  # a view chosen just before quitting is still remembered
 
     def focus_default(self) -> None:
         self.query_one(RunsTable).focus()
@@ -174,6 +179,7 @@ class ExperimentsPane(Pane):
         return f"runs:{self.experiment_id or ALL}"
 
     def _save_view(self) -> None:
+        """Remember the view in the background: the write may wait behind a sync batch."""
         state = {
             "sort": self.sort,
             "descending": self.descending,
@@ -181,10 +187,18 @@ class ExperimentsPane(Pane):
             "filter": self.filter_text,
             "minmax": self.minmax,
         }
-        try:
-            viewstate.save(self.ctx_cache_path(), self._scope(), state)
-        except Exception as exc:  # losing a view preference must not break the pane
-            self.ctx.notify(f"Could not save the view: {exc}", severity="warning")
+        path, scope = self.ctx_cache_path(), self._scope()
+
+        def save() -> None:
+            try:
+                viewstate.save(path, scope, state)
+            except Exception as exc:  # losing a view preference must not break the pane
+                self.app.call_from_thread(
+                    self.ctx.notify, f"Could not save the view: {exc}", severity="warning"
+                )
+
+        self._saving = threading.Thread(target=save, name="save-view", daemon=True)
+        self._saving.start()
 
     def ctx_cache_path(self) -> Any:
         """The cache file (view state is written beside the sync writer)."""
