@@ -185,20 +185,26 @@ def load(
     explicit = config or env.get("MLOPSTUI_CONFIG")
     path = Path(explicit).expanduser() if explicit else paths.config_file()
     tree = _read_file(path, explicit=bool(explicit))
+    if "config_file" in tree:
+        raise ConfigError(f"{path}: config_file: unknown setting (see the README's configuration)")
     try:
         settings = msgspec.convert(tree, Settings)
     except msgspec.ValidationError as exc:
         raise _explain(exc, str(path)) from None
 
     overlay: dict[str, Any] = {}
+    origin: dict[str, str] = {}  # dotted key -> where its value came from, for errors
     if env.get("MLFLOW_TRACKING_URI"):
         _set(overlay, "mlflow.tracking_uri", env["MLFLOW_TRACKING_URI"])
+        origin["mlflow.tracking_uri"] = "environment variable MLFLOW_TRACKING_URI"
     for name, dotted in ENV_KEYS.items():
         if name in env:
             _set(overlay, dotted, _env_value(name, dotted, env[name]))
+            origin[dotted] = f"environment variable {name}"
     for dotted, value in (flags or {}).items():
         if value is not None:
             _set(overlay, dotted, value)
+            origin[dotted] = f"option --{dotted.split('.')[-1].replace('_', '-')}"
     if overlay:
         merged = msgspec.to_builtins(settings)
         for section in ("mlflow", "ui"):
@@ -207,6 +213,8 @@ def load(
         try:
             settings = msgspec.convert(merged, Settings)
         except msgspec.ValidationError as exc:
-            raise _explain(exc, "environment or command line") from None
+            match = _AT.match(str(exc))
+            key = (match.group("path") or "").lstrip(".") if match else ""
+            raise _explain(exc, origin.get(key, "environment or command line")) from None
     settings.config_file = str(path) if path.exists() else None
     return settings

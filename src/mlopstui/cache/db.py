@@ -12,6 +12,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from mlopstui import paths
 from mlopstui.cache.migrations import MIGRATIONS
@@ -80,22 +81,37 @@ def _move_aside(path: Path, reason: str) -> str:
     return f"Cache {path.name} was moved aside ({reason}) to {aside.name}; rebuilding from sources."
 
 
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """True for errors that mean the file itself is broken (not busy, full or read-only)."""
+    text = str(exc).lower()
+    return any(m in text for m in ("not a database", "malformed", "disk image", "encrypted"))
+
+
 def open_writer(path: Path) -> CacheOpen:
     """Open (creating or rebuilding as needed) the cache for writing."""
     paths.ensure_private_dir(path.parent)
     paths.check_not_shared(path)
     note = None
     for _attempt in range(2):
+        conn = None
         try:
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             paths.make_private_file(path)
-            _configure(conn, writer=True)
+            conn.execute("PRAGMA busy_timeout = 5000")
+            # Check before switching to WAL: a file that is not ours is moved aside unchanged.
             problem = _check_ours(conn)
             if problem is None:
+                _configure(conn, writer=True)
                 migrate(conn)
                 conn.execute("SELECT count(*) FROM runs LIMIT 1").fetchone()
                 return CacheOpen(conn, path, note)
         except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
+            if not _is_damage(exc):
+                # Locked by another process, disk full, read-only media: the cache is fine,
+                # so it is not moved aside; the person gets the reason instead.
+                raise CacheError(f"cannot open the cache {path}: {exc}") from None
             problem = f"it is damaged: {exc}"
             conn = None  # type: ignore[assignment]
         else:
@@ -109,8 +125,10 @@ def open_writer(path: Path) -> CacheOpen:
 def open_reader(path: Path) -> sqlite3.Connection:
     """A read-only connection for panes and the CLI. The file must exist (open_writer first)."""
     paths.check_not_shared(path)
+    # Percent-encode the path: a '?', '#' or '%' in it would otherwise end the file name early,
+    # and SQLite would open (and create) another file, read-write.
     conn = sqlite3.connect(
-        f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+        f"file:{quote(str(path))}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
     )
     _configure(conn, writer=False)
     conn.execute("PRAGMA query_only = ON")

@@ -65,7 +65,8 @@ def upsert_runs(conn: sqlite3.Connection, runs: Sequence[Run], synced_at: float)
     """Insert or replace runs with their params, latest metrics and tags, deduplicated by id.
 
     The caller wraps a batch in one transaction. Metric min/max learned from fetched history
-    survive a re-sync and widen to include the new latest value.
+    survive a re-sync and widen to include the new latest value; unknown (NULL) min/max stay
+    unknown until the history is fetched (SQLite's min(NULL, x) is NULL).
     """
     keys: set[tuple[str, str, str]] = set()
     for run in runs:
@@ -105,8 +106,10 @@ def upsert_runs(conn: sqlite3.Connection, runs: Sequence[Run], synced_at: float)
             """INSERT INTO metrics (run, key, value, step, timestamp) VALUES (?, ?, ?, ?, ?)
                ON CONFLICT(run, key) DO UPDATE SET value = excluded.value,
                    step = excluded.step, timestamp = excluded.timestamp,
-                   min = min(coalesce(min, excluded.value), excluded.value),
-                   max = max(coalesce(max, excluded.value), excluded.value)""",
+                   min = CASE WHEN excluded.value IS NULL THEN min
+                             ELSE min(min, excluded.value) END,
+                   max = CASE WHEN excluded.value IS NULL THEN max
+                             ELSE max(max, excluded.value) END""",
             [(rid, m.key, m.value, m.step, m.timestamp) for m in run.metrics.values()],
         )
         conn.execute("DELETE FROM tags WHERE run = ?", (rid,))
@@ -281,14 +284,15 @@ class RunsWindow:
             table = {"metrics": "metrics", "params": "params", "tags": "tags"}[kind]
             self._join = f" LEFT JOIN {table} s ON s.run = r.id AND s.key = ?"
             self._join_args = (key,)
-            self._order_col = "s.value"
+            self._order_col = f"s.{_agg}" if kind == "metrics" and _agg else "s.value"
         else:
             self._order_col = f"r.{key}" if key in BASE_COLUMNS else "r.start_time"
 
-    def _order(self, descending: bool) -> str:
+    def _order(self, descending: bool, *, reverse: bool = False) -> str:
         d = "DESC" if descending else "ASC"
-        # NULLs (a run without that metric) always sort last, whichever the direction.
-        nulls = f"{self._order_col} IS NULL, " if self._join else ""
+        # NULLs (a run without that metric) always sort last, whichever the direction; a
+        # reverse read (page() past the middle) puts them first, so it mirrors the forward order.
+        nulls = f"{self._order_col} IS NULL {'DESC' if reverse else 'ASC'}, " if self._join else ""
         return f"{nulls}{self._order_col} {d}, r.id {d}"
 
     def count(self) -> int:
@@ -308,7 +312,7 @@ class RunsWindow:
             limit = min(limit, total - offset)  # type: ignore[operator]
             if limit <= 0:
                 return []
-            order, off = self._order(not self.descending), start
+            order, off = self._order(not self.descending, reverse=True), start
         else:
             order, off = self._order(self.descending), offset
         sql = (

@@ -52,6 +52,10 @@ _TOKEN = re.compile(
 )
 
 
+_AMBIGUOUS = {"run", "tag", "param", "parameter", "metric", "attr", "attribute"}
+_HAS_OPERATOR = re.compile(r"[=<>]|\b(?:like|ilike|in)\b", re.IGNORECASE)
+
+
 class FilterError(ValueError):
     """The expression is not valid MLflow search syntax; the message says where and why."""
 
@@ -104,6 +108,7 @@ class _Parser:
     def __init__(self, expr: str) -> None:
         self.toks = _tokens(expr)
         self.i = 0
+        self.end = len(expr.rstrip()) + 1
 
     def peek(self) -> tuple[str, str, int] | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -111,7 +116,7 @@ class _Parser:
     def take(self, what: str) -> tuple[str, str, int]:
         tok = self.peek()
         if tok is None:
-            raise FilterError(f"expression ends early: expected {what}")
+            raise FilterError(f"expression ends early at position {self.end}: expected {what}")
         self.i += 1
         return tok
 
@@ -234,7 +239,15 @@ def compile_filter(expr: str) -> Compiled | None:
     if not expr:
         return None
     if looks_like_mlflow(expr):
-        return _Parser(expr).parse()
+        try:
+            return _Parser(expr).parse()
+        except FilterError:
+            # `run.2024` or `tag.v2` is somebody searching for text, not a broken filter;
+            # `metrics.acc` alone is a filter being typed, so its error is shown.
+            head = expr.strip().split(".", 1)[0].lower()
+            if head in _AMBIGUOUS and not _HAS_OPERATOR.search(expr):
+                return plain_text(expr)
+            raise
     return plain_text(expr)
 
 

@@ -77,12 +77,16 @@ class Scheduler:
                 job.wake.set()
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Ask every thread to finish and wait a little for them (they are daemons)."""
+        """Ask every thread to finish and wait at most `timeout` in all (they are daemons:
+        a poll stuck in a request cannot delay quitting beyond that)."""
+        import time
+
         self._stop.set()
         for job in self.jobs:
             job.wake.set()
+        deadline = time.monotonic() + timeout
         for t in self._threads:
-            t.join(timeout)
+            t.join(max(0.0, deadline - time.monotonic()))
 
     @property
     def stopped(self) -> bool:

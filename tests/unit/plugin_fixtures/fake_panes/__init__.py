@@ -1,0 +1,1 @@
+"""Fake pane plugins for the registry tests (imported by entry points the tests build)."""
