@@ -26,6 +26,7 @@ class Workbench:
         self.scheduler = Scheduler(self.writer)
         self._mlflow = None
         self._run_sync = None
+        self._heartbeat_source = None
 
     @property
     def cache_path(self) -> Path:
@@ -70,13 +71,23 @@ class Workbench:
         return self._run_sync
 
     def _heartbeat(self) -> int:
-        """A cheap request between polls, so a dead server shows within seconds."""
-        src = self.mlflow
-        old, src.timeout = src.timeout, min(src.timeout, HEARTBEAT_TIMEOUT)
-        try:
-            src.ping()
-        finally:
-            src.timeout = old
+        """A cheap request between polls, so a dead server shows within seconds.
+
+        It has a source of its own: lowering the shared source's timeout would also cut short
+        a page the runs job is fetching at that moment on its own thread.
+        """
+        if self._heartbeat_source is None:
+            from mlopstui.adapters.mlflow import MlflowSource
+
+            s = self.settings.mlflow
+            # Same constructor arguments as the main source (it exports them to MLflow's
+            # environment variables); only this instance's own timeout is shorter.
+            src = MlflowSource(
+                self.settings.tracking_uri, timeout=s.request_timeout, max_retries=s.max_retries
+            )
+            src.timeout, src.max_retries = min(s.request_timeout, HEARTBEAT_TIMEOUT), 0
+            self._heartbeat_source = src
+        self._heartbeat_source.ping()
         return 0
 
     def jobs(self, *, heartbeat: bool = True) -> list[Job]:

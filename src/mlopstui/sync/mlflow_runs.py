@@ -50,16 +50,26 @@ class MlflowRunSync:
         with self.writer.transaction() as conn:
             run_store.upsert_runs(conn, runs, timefmt.now())
             run_store.refresh_experiment_stats(conn, {r.experiment_id for r in runs})
-            for key, pick in (("max_start", "start_time"), ("max_end", "end_time")):
-                seen = [getattr(r, pick) for r in runs if getattr(r, pick)]
-                old = syncs.get_state(conn, SOURCE, key)
-                if seen and (old is None or max(seen) > int(old)):
-                    syncs.set_state(conn, SOURCE, key, str(max(seen)))
         self.on_batch({"runs", "experiments"})
         return len(runs)
 
-    def _fetch(self, exp_ids: list[str], filter_string: str = "", **kw) -> tuple[int, set[str]]:
+    def _advance(self, runs_seen: dict[str, int]) -> None:
+        """Move the watermarks forward, once a whole query has been read.
+
+        Pages come newest first, so moving them page by page would skip the older runs of an
+        interrupted query on the next pass (until the next full sweep).
+        """
+        with self.writer.transaction() as conn:
+            for key, value in runs_seen.items():
+                old = syncs.get_state(conn, SOURCE, key)
+                if old is None or value > int(old):
+                    syncs.set_state(conn, SOURCE, key, str(value))
+
+    def _fetch(
+        self, exp_ids: list[str], filter_string: str = "", *, advance: bool = True, **kw
+    ) -> tuple[int, set[str]]:
         count, seen = 0, set()
+        highest: dict[str, int] = {}
         for page in self.source.search_runs(
             exp_ids,
             filter_string=filter_string,
@@ -69,6 +79,12 @@ class MlflowRunSync:
         ):
             seen.update(r.run_id for r in page)
             count += self._write(page)
+            for key, pick in (("max_start", "start_time"), ("max_end", "end_time")):
+                values = [getattr(r, pick) for r in page if getattr(r, pick)]
+                if values:
+                    highest[key] = max(highest.get(key, 0), *values)
+        if advance and highest:
+            self._advance(highest)
         return count, seen
 
     def sync_once(self) -> int:
@@ -84,6 +100,16 @@ class MlflowRunSync:
             running = run_store.running_run_ids(conn)
         self.on_batch({"experiments"})
         active = [e.experiment_id for e in experiments if e.lifecycle == "active"]
+        retired = [e.experiment_id for e in experiments if e.lifecycle != "active"]
+        if retired:
+            # A deleted experiment's runs are gone from MLflow's views too; left cached they
+            # would show RUNNING forever.
+            with self.writer.transaction() as conn:
+                removed = run_store.delete_runs(conn, run_store.run_ids(conn, retired))
+                if removed:
+                    run_store.refresh_experiment_stats(conn, retired)
+            if removed:
+                self.on_batch({"runs", "experiments"})
         if not active:
             return len(experiments)
         written = len(experiments)
@@ -91,12 +117,14 @@ class MlflowRunSync:
         if max_start is None or now - last_sweep >= self.sweep_interval:
             if self.focus_experiment in active and max_start is None:
                 # Cold cache: the experiment on screen gets its first page before anything else.
-                written += self._fetch([self.focus_experiment], max_pages=1)[0]
+                written += self._fetch([self.focus_experiment], advance=False, max_pages=1)[0]
             count, seen = self._fetch(active)
             written += count
             with self.writer.transaction() as conn:
                 gone = run_store.run_ids(conn, active) - seen
                 run_store.delete_runs(conn, gone)
+                if gone:
+                    run_store.refresh_experiment_stats(conn, active)
                 syncs.set_state(conn, SOURCE, "last_sweep", str(now))
             if gone:
                 self.on_batch({"runs", "experiments"})
@@ -109,10 +137,21 @@ class MlflowRunSync:
             if ids:
                 written += self._fetch(active, f"attributes.run_id IN ({ids})")[0]
         deleted: set[str] = set()
-        for page in self.source.search_runs(active, page_size=self.page_size, view="DELETED_ONLY"):
+        # MLflow cannot filter by deletion time: read only the newest page of deleted runs
+        # each pass (recent deletions show within a poll); the sweep catches older ones.
+        for page in self.source.search_runs(
+            active,
+            page_size=self.page_size,
+            order_by=["attributes.start_time DESC"],
+            max_pages=1,
+            view="DELETED_ONLY",
+        ):
             deleted.update(r.run_id for r in page)
         if deleted:
             with self.writer.transaction() as conn:
-                if run_store.delete_runs(conn, deleted):
-                    self.on_batch({"runs", "experiments"})
+                removed = run_store.delete_runs(conn, deleted)
+                if removed:
+                    run_store.refresh_experiment_stats(conn, active)
+            if removed:
+                self.on_batch({"runs", "experiments"})
         return written

@@ -20,6 +20,9 @@ from mlopstui.domain import SyncRecord
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 120.0
+# A heartbeat is also what notices a source coming back (and wakes its data jobs): backing it
+# off to MAX_BACKOFF would leave a recovered server shown as failing for up to two minutes.
+HEARTBEAT_MAX_BACKOFF = 15.0
 
 Listener = Callable[[str, set[str]], None]
 
@@ -126,5 +129,6 @@ class Scheduler:
             self.run_job(job)
             delay = job.interval
             if job.failures:
-                delay = min(job.interval * 2 ** (job.failures - 1), max(MAX_BACKOFF, job.interval))
+                cap = HEARTBEAT_MAX_BACKOFF if job.quiet_ok else MAX_BACKOFF
+                delay = min(job.interval * 2 ** (job.failures - 1), max(cap, job.interval))
             job.wake.wait(delay)
