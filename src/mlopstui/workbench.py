@@ -79,14 +79,10 @@ class Workbench:
         if self._heartbeat_source is None:
             from mlopstui.adapters.mlflow import MlflowSource
 
-            s = self.settings.mlflow
-            # Same constructor arguments as the main source (it exports them to MLflow's
-            # environment variables); only this instance's own timeout is shorter.
-            src = MlflowSource(
-                self.settings.tracking_uri, timeout=s.request_timeout, max_retries=s.max_retries
+            timeout = min(self.settings.mlflow.request_timeout, HEARTBEAT_TIMEOUT)
+            self._heartbeat_source = MlflowSource(
+                self.settings.tracking_uri, timeout=timeout, max_retries=0
             )
-            src.timeout, src.max_retries = min(s.request_timeout, HEARTBEAT_TIMEOUT), 0
-            self._heartbeat_source = src
         self._heartbeat_source.ping()
         return 0
 

@@ -92,10 +92,6 @@ class MlflowSource:
         self.is_http = tracking_uri.startswith(("http://", "https://"))
         self._creds: Any = None
         self._client: Any = None
-        # MLflow reads these when its client makes a request; artifact listing and the
-        # embedded client go through paths that do not take our per-call arguments.
-        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(max(1, timeout)))
-        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(max_retries)
 
     # -- transport
 
