@@ -49,11 +49,14 @@ class MlopsApp(App):
     CSS_PATH = str(styles_dir() / "app.tcss")
     TITLE = "mlopstui"
     ENABLE_COMMAND_PALETTE = True
+    # Under 100 columns the screen gets `-narrow`: the context label and the experiment list
+    # make room for the runs table (styles/app.tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("ctrl+r", "sync_now", "Sync", key_display="^r"),
-        *[Binding(str(n), f"goto({n})", f"Pane {n}", show=False) for n in range(1, 10)],
+        *[Binding(str(n), f"goto({n})", "", show=False) for n in range(1, 10)],
     ]
 
     def __init__(

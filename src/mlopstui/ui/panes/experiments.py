@@ -97,9 +97,6 @@ class ExperimentsPane(Pane):
         first = self._experiments[0].experiment_id if self._experiments else None
         self.select_experiment(first, from_list=False)
 
-    def on_resize(self) -> None:
-        self.set_class(self.size.width < 100, "narrow")
-
     def on_unmount(self) -> None:
         if self._saving is not None:
             self._saving.join(2)  # a view chosen just before quitting is still remembered
@@ -376,7 +373,7 @@ class ExperimentsPane(Pane):
 
     def action_experiments(self) -> None:
         ol = self.query_one(OptionList)
-        if self.has_class("narrow"):
+        if self.screen.has_class("-narrow"):
             self.toggle_class("show-experiments")
             if not self.has_class("show-experiments"):
                 self.query_one(RunsTable).focus()
