@@ -55,7 +55,7 @@ class MlopsApp(App):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("ctrl+r", "sync_now", "Sync", key_display="^r"),
+        Binding("ctrl+r", "sync_now", "Sync", key_display="^r", show=False),
         *[Binding(str(n), f"goto({n})", "", show=False) for n in range(1, 10)],
     ]
 
@@ -159,6 +159,9 @@ class MlopsApp(App):
         pane_id = event.tab.id.replace("tab-", "pane-")
         switcher = self.query_one(ContentSwitcher)
         if switcher.current != pane_id:
+            # Else Textual moves focus to a widget of the now hidden pane (e.g. the filter
+            # box), which would swallow `?`, `q` and the digit keys.
+            self.screen.set_focus(None)
             switcher.current = pane_id
         pane = self.active_pane()
         if pane is not None:

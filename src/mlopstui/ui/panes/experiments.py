@@ -7,6 +7,8 @@ view (sort, columns, filter, min/max) is remembered per experiment in the cache.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -52,7 +54,7 @@ class ExperimentsPane(Pane):
 
     BINDINGS = [
         Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("e", "experiments", "Experiments"),
+        Binding("e", "experiments", "Experiments", show=False),
         Binding("s", "sort", "Sort"),
         Binding("r", "reverse", "Reverse", show=False),
         Binding("c", "columns", "Columns"),
@@ -74,7 +76,7 @@ class ExperimentsPane(Pane):
         self.minmax = False
         self._experiments: list[Experiment] = []
         self._count_generation = 0
-        self._saving: threading.Thread | None = None
+        self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="save-view")
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -93,13 +95,14 @@ class ExperimentsPane(Pane):
     def on_mount(self) -> None:
         self.query_one(Input).cursor_blink = False  # nothing blinks: idle writes 0 bytes
         self.query_one("#filter-error").display = False
+        remembered = viewstate.load(self.ctx.reader(), "experiments").get("selected")
+        known = {e.experiment_id for e in run_store.experiments(self.ctx.reader())}
+        self.experiment_id = remembered if remembered in known else None
         self.load_experiments()
-        first = self._experiments[0].experiment_id if self._experiments else None
-        self.select_experiment(first, from_list=False)
+        self.select_experiment(self.experiment_id, from_list=False)
 
     def on_unmount(self) -> None:
-        if self._saving is not None:
-            self._saving.join(2)  # a view chosen just before quitting is still remembered
+        self._saver.shutdown(wait=True)  # a view chosen just before quitting is remembered
 
     def focus_default(self) -> None:
         self.query_one(RunsTable).focus()
@@ -152,6 +155,7 @@ class ExperimentsPane(Pane):
         exp_id = None if option_id == ALL else option_id.removeprefix("exp-")
         if exp_id != self.experiment_id:
             self.select_experiment(exp_id, from_list=True)
+            self._save(self.ctx_cache_path(), "experiments", {"selected": exp_id})
 
     @on(OptionList.OptionSelected, "#experiment-list")
     def _experiment_selected(self) -> None:
@@ -185,6 +189,11 @@ class ExperimentsPane(Pane):
             "minmax": self.minmax,
         }
         path, scope = self.ctx_cache_path(), self._scope()
+        self._save(path, scope, state)
+
+    def _save(self, path: Path, scope: str, state: dict[str, Any]) -> None:
+        """Write view state on one background worker, in order (a save may wait behind a
+        sync batch; two saves never overtake each other)."""
 
         def save() -> None:
             try:
@@ -194,12 +203,11 @@ class ExperimentsPane(Pane):
                     self.ctx.notify, f"Could not save the view: {exc}", severity="warning"
                 )
 
-        self._saving = threading.Thread(target=save, name="save-view", daemon=True)
-        self._saving.start()
+        self._saver.submit(save)
 
-    def ctx_cache_path(self) -> Any:
+    def ctx_cache_path(self) -> Path:
         """The cache file (view state is written beside the sync writer)."""
-        return self.ctx.reader().execute("PRAGMA database_list").fetchone()[2]
+        return Path(self.ctx.reader().execute("PRAGMA database_list").fetchone()[2])
 
     # ------------------------------------------------------------------ runs
 
@@ -229,6 +237,10 @@ class ExperimentsPane(Pane):
         except FilterError as exc:
             error.update(Text(f"✗ {exc}", style="bold red"))
             error.display = True
+            # Not the previous keystroke's results: they would read as this filter's.
+            table.empty_text = "Fix the filter above (Esc clears it) to see runs."
+            table.set_view(None, 0, self.shown_columns())
+            self.update_info()
             return
         error.display = False
         total = None
@@ -311,7 +323,8 @@ class ExperimentsPane(Pane):
         self.query_one("#runs-info", Static).update(info)
 
     def on_topics_changed(self, topics: set[str]) -> None:
-        if "experiments" in topics:
+        # Run counts live on the experiments: new runs change them too.
+        if topics & {"experiments", "runs"}:
             self.load_experiments()
             self.query_one(OptionList).refresh()
         table = self.query_one(RunsTable)
@@ -368,6 +381,7 @@ class ExperimentsPane(Pane):
         filter_input = self.query_one(Input)
         if filter_input.has_focus and filter_input.value:
             filter_input.value = ""
+            self.filter_text = ""
             self._save_view()
         self.query_one(RunsTable).focus()
 

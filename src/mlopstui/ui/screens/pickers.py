@@ -66,7 +66,8 @@ class ColumnPicker(ModalScreen[list[str] | None]):
     DEFAULT_CSS = _CSS.format(name="ColumnPicker")
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel"),
-        Binding("enter", "apply", "Apply"),
+        # priority: the SelectionList would otherwise take Enter to toggle the highlighted row.
+        Binding("enter", "apply", "Apply", priority=True),
     ]
 
     def __init__(self, keys: dict[str, list[str]], current: list[str]) -> None:

@@ -129,8 +129,8 @@ class RunDetailScreen(Screen[None]):
 
     def _kv(self, title: str, values: dict[str, str], dim: dict[str, str] | None = None) -> Table:
         table = Table(title=title, title_justify="left", expand=True, show_edge=False)
-        table.add_column("key", no_wrap=True)
-        table.add_column("value")
+        table.add_column("key", no_wrap=True, ratio=1)
+        table.add_column("value", ratio=2)
         for k, v in values.items():
             table.add_row(inert(k), inert(v, limit=500))
         for k, v in (dim or {}).items():

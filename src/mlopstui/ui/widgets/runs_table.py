@@ -59,7 +59,7 @@ class RunsTable(ScrollView, can_focus=True):
         Binding("home,g", "jump(0)", "First", show=False),
         Binding("end,G", "jump(-1)", "Last", show=False),
         Binding("enter", "open", "Detail"),
-        Binding("space", "mark", "Mark"),
+        Binding("space", "mark", "Mark", show=False),
     ]
 
     class Opened(Message):
@@ -168,7 +168,9 @@ class RunsTable(ScrollView, can_focus=True):
     # ------------------------------------------------------------------ layout
 
     def _resize(self) -> None:
-        self.virtual_size = Size(self.size.width, self.total + 1)
+        # Width 0: rows are cut to the visible width, so there is never a horizontal scrollbar
+        # (one would hide the last row under it).
+        self.virtual_size = Size(0, self.total + 1)
 
     def on_resize(self) -> None:
         self._layout = []
@@ -179,6 +181,9 @@ class RunsTable(ScrollView, can_focus=True):
         if not self._layout:
             width = max(10, self.scrollable_content_region.width - 2)
             self._layout, self.hidden_columns = run_cells.fit(self.columns, width)
+            if self.hidden_columns:
+                # Leave room for the "+N col" hint so it never covers a column's header.
+                self._layout, self.hidden_columns = run_cells.fit(self.columns, width - 8)
         return self._layout
 
     # ------------------------------------------------------------------ rendering
