@@ -79,4 +79,4 @@ class StatusBar(Static):
             line.append(f"  {text.clean(note)}", style="yellow")
         if line != self._last:
             self._last = line
-            self.update(line)
+            self.update(line, layout=False)

@@ -94,6 +94,9 @@ class ExperimentsPane(Pane):
 
     def on_mount(self) -> None:
         self.query_one(Input).cursor_blink = False  # nothing blinks: idle writes 0 bytes
+        if self.app.screen.focused is None:
+            # Focus while mounting: focusing after the first frame redraws it all again.
+            self.query_one(RunsTable).focus()
         self.query_one("#filter-error").display = False
         remembered = viewstate.load(self.ctx.reader(), "experiments").get("selected")
         known = {e.experiment_id for e in run_store.experiments(self.ctx.reader())}
@@ -320,7 +323,8 @@ class ExperimentsPane(Pane):
         msg, kind = freshness_text(self.ctx.freshness("mlflow"), timefmt.now())
         style = {"ok": "dim", "error": "bold red", "warning": "yellow", "muted": "dim"}[kind]
         info.append(f" · {msg}", style=style)
-        self.query_one("#runs-info", Static).update(info)
+        # One fixed line: no relayout of the screen for a new count or sort.
+        self.query_one("#runs-info", Static).update(info, layout=False)
 
     def on_topics_changed(self, topics: set[str]) -> None:
         # Run counts live on the experiments: new runs change them too.

@@ -91,6 +91,7 @@ class RunsTable(ScrollView, can_focus=True):
         self._blocks: OrderedDict[int, list[RunRow]] = OrderedDict()
         self._layout: list[tuple[str, int]] = []
         self.hidden_columns = 0
+        self._styles: dict[str, Style] = {}
 
     # ------------------------------------------------------------------ data
 
@@ -170,7 +171,18 @@ class RunsTable(ScrollView, can_focus=True):
     def _resize(self) -> None:
         # Width 0: rows are cut to the visible width, so there is never a horizontal scrollbar
         # (one would hide the last row under it).
-        self.virtual_size = Size(0, self.total + 1)
+        size = Size(0, self.total + 1)
+        if size == self.virtual_size:
+            return
+        visible = self.size.height
+        if (size.height > visible) == (self.virtual_size.height > visible) and visible:
+            # The scrollbar neither appears nor goes: skip the relayout of the whole screen
+            # that assigning the `virtual_size` reactive triggers (it costs a frame per key).
+            self.set_reactive(RunsTable.virtual_size, size)
+            self._scroll_update(size)
+            self.refresh()
+        else:
+            self.virtual_size = size
 
     def on_resize(self) -> None:
         self._layout = []
@@ -215,9 +227,9 @@ class RunsTable(ScrollView, can_focus=True):
         return self._row_strip(row, index, cols, width)
 
     def _row_strip(self, row: RunRow, index: int, cols: list[tuple[str, int]], width: int) -> Strip:
-        base = self.rich_style
+        base = self._style("base")
         if index == self.cursor:
-            base = base + self.get_component_rich_style("runs-table--cursor")
+            base = base + self._style("runs-table--cursor")
         marked = row.run_id in self.marked
         segments = [
             Segment("● " if marked else "  ", base + self._marked_style() if marked else base)
@@ -235,14 +247,27 @@ class RunsTable(ScrollView, can_focus=True):
             segments.append(Segment(" " * (width - used), base))
         return Strip(segments, width).crop(0, width)
 
+    def notify_style_update(self) -> None:
+        self._styles.clear()  # theme or CSS changed
+        super().notify_style_update()
+
+    def _style(self, name: str) -> Style:
+        """A component style, looked up once per theme (not once per cell)."""
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = (
+                self.rich_style if name == "base" else self.get_component_rich_style(name)
+            )
+        return style
+
     def _marked_style(self) -> Style:
-        return self.get_component_rich_style("runs-table--marked")
+        return self._style("runs-table--marked")
 
     def _status_style(self, status: str) -> Style:
         name = {"RUNNING": "running", "FAILED": "failed", "KILLED": "killed"}.get(
             status, "finished" if status == "FINISHED" else ""
         )
-        return self.get_component_rich_style(f"runs-table--{name}") if name else Style()
+        return self._style(f"runs-table--{name}") if name else Style()
 
     def _refresh_row(self, index: int) -> None:
         y = index - int(self.scroll_offset.y) + 1
