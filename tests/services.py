@@ -361,3 +361,27 @@ def seed_mlflow_store(backend_uri: str, artifact_root: Path) -> SeededDataset:
                 )
             )
     return data
+
+
+def services_dir() -> Path:
+    """Where `bash scripts/services up` keeps its state and the <name>.env files."""
+    explicit = os.environ.get("MLOPSTUI_SERVICES_DIR")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / f"mlopstui-services-{os.getuid()}"
+
+
+def service_env(name: str) -> dict[str, str]:
+    """The variables a running service published (scripts/services.d/<name>.sh writes
+    `<name>.env` as KEY=VALUE lines); skips (fails under MLOPSTUI_REQUIRE_SERVICES=1) when
+    the service is not up."""
+    path = services_dir() / f"{name}.env"
+    if not path.exists():
+        require_service(name, f"not started ({path} missing): run `bash scripts/services up`")
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.removeprefix("export ").partition("=")
+            values[key.strip()] = value.strip().strip("'\"")
+    return values
