@@ -280,6 +280,11 @@ class RunsWindow:
         self._args = tuple(args)
         kind, key, _agg = split_column(sort)
         self._join, self._join_args = "", ()
+        # Sorting by a param/metric/tag value reads its (key, value) index in order, then the
+        # runs without that key: a first page costs ~0.2 ms at 1M runs instead of sorting the
+        # whole view (a LEFT JOIN ... ORDER BY took 0.3-1.4 s). Min/max have no index.
+        self._segmented: tuple[str, str] | None = (kind, key) if kind and not _agg else None
+        self._with_key: int | None = None  # how many runs have the key (learned lazily)
         if kind:
             table = {"metrics": "metrics", "params": "params", "tags": "tags"}[kind]
             self._join = f" LEFT JOIN {table} s ON s.run = r.id AND s.key = ?"
@@ -306,6 +311,8 @@ class RunsWindow:
         Past the middle of a known total the page is read from the other end of the index,
         so End at 1M rows costs what Home does.
         """
+        if self._segmented is not None:
+            return self._segmented_page(offset, limit)
         reverse = total is not None and offset > total // 2
         if reverse:
             start = max(0, total - offset - limit)  # type: ignore[operator]
@@ -322,6 +329,37 @@ class RunsWindow:
         rows = self.conn.execute(sql, (*self._join_args, *self._args, limit, off)).fetchall()
         if reverse:
             rows.reverse()
+        return [RunRow(*r) for r in rows]
+
+    def _segmented_page(self, offset: int, limit: int) -> list[RunRow]:
+        """Runs having the sort key (index order), then runs without it (newest id first),
+        the same order as `ORDER BY value IS NULL, value, id`."""
+        table, key = self._segmented  # type: ignore[misc]
+        d = "DESC" if self.descending else "ASC"
+        rows: list[tuple] = []
+        if self._with_key is None or offset < self._with_key:
+            sql = (
+                f"SELECT {_ROW_SQL} FROM {table} s JOIN runs r ON r.id = s.run "
+                f"WHERE s.key = ? AND s.value IS NOT NULL AND {self._where} "
+                f"ORDER BY s.value {d}, s.run {d} LIMIT ? OFFSET ?"
+            )
+            rows = self.conn.execute(sql, (key, *self._args, limit, offset)).fetchall()
+            if rows and len(rows) < limit:
+                self._with_key = offset + len(rows)
+        if len(rows) < limit:
+            if self._with_key is None:
+                sql = (
+                    f"SELECT count(*) FROM {table} s JOIN runs r ON r.id = s.run "
+                    f"WHERE s.key = ? AND s.value IS NOT NULL AND {self._where}"
+                )
+                self._with_key = self.conn.execute(sql, (key, *self._args)).fetchone()[0]
+            sql = (
+                f"SELECT {_ROW_SQL} FROM runs r WHERE {self._where} AND NOT EXISTS ("
+                f"SELECT 1 FROM {table} s WHERE s.run = r.id AND s.key = ? "
+                f"AND s.value IS NOT NULL) ORDER BY r.id {d} LIMIT ? OFFSET ?"
+            )
+            rest = max(0, offset - self._with_key)
+            rows += self.conn.execute(sql, (*self._args, key, limit - len(rows), rest)).fetchall()
         return [RunRow(*r) for r in rows]
 
     def position_of(self, run_id: str) -> int | None:
