@@ -362,13 +362,6 @@ class RunsWindow:
             rows += self.conn.execute(sql, (*self._args, key, limit - len(rows), rest)).fetchall()
         return [RunRow(*r) for r in rows]
 
-    def position_of(self, run_id: str) -> int | None:
-        """Row index of a run in this order (to keep the cursor on it after a re-sort)."""
-        for i, row in enumerate(self.page(0, 5000)):
-            if row.run_id == run_id:
-                return i
-        return None
-
 
 def fill_values(conn: sqlite3.Connection, rows: list[RunRow], columns: Sequence[str]) -> None:
     """Load the chosen param/metric/tag columns for a page of rows, in three small queries."""
