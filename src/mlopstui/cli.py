@@ -48,6 +48,25 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--columns", default="", help="extra columns, e.g. params.lr,metrics.acc")
     r.add_argument("--limit", type=int, default=100, help="rows to print; 0 for all (default 100)")
     r.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    pr = sub.add_parser(
+        "promote", help="point a model alias at a version (confirmed, audited, verified)"
+    )
+    pr.add_argument("model", help="registered model name")
+    pr.add_argument("version", help="model version number")
+    pr.add_argument("--alias", required=True, help="alias to move, e.g. champion")
+    pr.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
+    rb = sub.add_parser(
+        "rollback", help="point a model alias back where it was before its last promotion"
+    )
+    rb.add_argument("model", help="registered model name")
+    rb.add_argument("--alias", required=True, help="alias to roll back, e.g. champion")
+    rb.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
+    au = sub.add_parser("audit", help="every write this tool attempted, and how it ended")
+    au.add_argument(
+        "--since", metavar="WHEN", help="e.g. 30m, 2h, 7d or 2026-11-01 (default: everything)"
+    )
+    au.add_argument("--limit", type=int, default=200, help="records to print (default 200)")
+    au.add_argument("--format", choices=("table", "json"), default="table")
     sub.add_parser("doctor", help="check each configured source and the cache")
     sub.add_parser("plugins", help="list installed panes and plugins, and any that fail to load")
     d = sub.add_parser("demo", help="seed the embedded local store with demo data, then open it")
@@ -301,6 +320,142 @@ def cmd_plugins(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+# Exit statuses of the write commands: 0 done (or nothing to do), 1 failed or outcome unknown,
+# 2 usage/config error, 3 refused (read-only, not allowed, cancelled) - nothing was sent.
+REFUSED = 3
+
+
+def _run_action(settings: Settings, args: argparse.Namespace, action: Any) -> int:
+    """Prepare, confirm on the terminal (or --yes), run and report one action."""
+    from mlopstui.actions import ActionRefused
+    from mlopstui.actions.wiring import build_pipeline
+    from mlopstui.adapters import SourceError
+    from mlopstui.workbench import Workbench
+
+    if settings.source_read_only(action.source):
+        print(
+            f"mlopstui: refused: read-only mode; {action.kind} is disabled (nothing was sent)",
+            file=sys.stderr,
+        )
+        return REFUSED
+    bench = Workbench(settings)
+    pipeline = build_pipeline(bench)
+    try:
+        try:
+            plan = pipeline.prepare(action)
+        except ActionRefused as exc:
+            print(f"mlopstui: refused: {text.clean(str(exc))}", file=sys.stderr)
+            return REFUSED
+        except SourceError as exc:
+            print(f"mlopstui: {text.clean(str(exc))}", file=sys.stderr)
+            return 1
+        if plan.noop:
+            print(text.clean(plan.noop))
+            return 0
+        print(text.clean(plan.title))
+        print(f"  source: {text.clean(plan.source_label)}")
+        print(f"  target: {text.clean(action.target)}")
+        print(f"  change: {text.clean(plan.before)}  ->  {text.clean(plan.after)}")
+        for line in plan.details:
+            print(f"  {text.clean(line)}")
+        if not args.yes:
+            if not sys.stdin.isatty():
+                print("mlopstui: refused: not a terminal; pass --yes to confirm", file=sys.stderr)
+                return REFUSED
+            phrase = plan.confirm_phrase
+            prompt = f"Type {phrase!r} to confirm: " if phrase else "Proceed? [y/N] "
+            try:
+                answer = input(prompt).strip()
+            except EOFError:
+                answer = ""
+            if (answer != phrase) if phrase else (answer.lower() not in ("y", "yes")):
+                print("cancelled; nothing was changed")
+                return REFUSED
+        outcome = pipeline.run(plan)
+        where = f" (audit #{outcome.audit_id})" if outcome.audit_id else ""
+        print(f"{outcome.status}: {text.clean(outcome.message)}{where}")
+        if outcome.ok:
+            return 0
+        return REFUSED if outcome.status == "refused" else 1
+    finally:
+        pipeline.close()
+        bench.close()
+
+
+def cmd_promote(settings: Settings, args: argparse.Namespace) -> int:
+    """Point an alias at a version through the action pipeline."""
+    from mlopstui.actions import registry
+
+    return _run_action(settings, args, registry.promote(args.model, args.version, args.alias))
+
+
+def cmd_rollback(settings: Settings, args: argparse.Namespace) -> int:
+    """Point an alias back through the action pipeline."""
+    from mlopstui.actions import registry
+
+    return _run_action(settings, args, registry.rollback(args.model, args.alias))
+
+
+def parse_since(value: str, now: float) -> float:
+    """'30m', '2h', '7d', '45s' before `now`, or an ISO date/time (local time), as epoch s."""
+    import re
+    from datetime import datetime
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", value)
+    if match:
+        unit = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match[2]]
+        return now - float(match[1]) * unit
+    try:
+        return datetime.fromisoformat(value.strip()).timestamp()
+    except ValueError:
+        raise ValueError(
+            f"--since {value!r}: expected a duration like 30m, 2h, 7d or a date like 2026-11-01"
+        ) from None
+
+
+def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the audit log (newest first)."""
+    from mlopstui.cache.audit import AuditLog
+
+    try:
+        since = parse_since(args.since, time.time()) if args.since else None
+    except ValueError as exc:
+        print(f"mlopstui: {exc}", file=sys.stderr)
+        return 2
+    log = AuditLog()
+    try:
+        records = log.records(since=since, limit=max(1, args.limit))
+    finally:
+        log.close()
+    if args.format == "json":
+        json.dump([r.as_dict() for r in records], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    cols = ["ID", "TIME", "USER", "ACTION", "TARGET", "CHANGE", "OUTCOME", "ERROR"]
+    table = []
+    for r in records:
+        state = r.state
+        table.append(
+            [
+                str(r.id),
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started)),
+                text.clean(r.user, limit=16),
+                r.action,
+                text.clean(r.target, limit=48),
+                text.clean(f"{r.before} -> {r.after}", limit=40),
+                "unknown - verify" if state == "unknown" else state,
+                text.clean(r.error or "", limit=80),
+            ]
+        )
+    widths = [max([len(c)] + [len(row[i]) for row in table]) for i, c in enumerate(cols)]
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
+    for row in table:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    if not records:
+        print("(no audit records" + (" in that period)" if since else ")"))
+    return 0
+
+
 COMMANDS = {
     "ui": cmd_ui,
     "sync": cmd_sync,
@@ -308,4 +463,7 @@ COMMANDS = {
     "doctor": cmd_doctor,
     "demo": cmd_demo,
     "plugins": cmd_plugins,
+    "promote": cmd_promote,
+    "rollback": cmd_rollback,
+    "audit": cmd_audit,
 }

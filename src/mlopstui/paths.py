@@ -42,6 +42,11 @@ def log_file() -> Path:
     return ensure_private_dir(Path(_DIRS.user_state_dir)) / "mlopstui.log"
 
 
+def audit_file() -> Path:
+    """The audit log of every write this tool made (data, not cache: it is never rebuilt)."""
+    return data_dir() / "audit.sqlite"
+
+
 def local_store_uri() -> str:
     """The embedded default tracking URI: an MLflow SQLite store under the data directory."""
     return f"sqlite:///{data_dir() / 'mlruns' / 'mlflow.db'}"

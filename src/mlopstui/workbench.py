@@ -26,6 +26,8 @@ class Workbench:
         self.scheduler = Scheduler(self.writer)
         self._mlflow = None
         self._run_sync = None
+        self._registry = None
+        self._registry_sync = None
         self._heartbeat_source = None
 
     @property
@@ -70,6 +72,28 @@ class Workbench:
             )
         return self._run_sync
 
+    @property
+    def registry(self):  # noqa: ANN201 - MlflowRegistry
+        """The MLflow model registry (over the same source; imports nothing until used)."""
+        if self._registry is None:
+            from mlopstui.adapters.mlflow_registry import MlflowRegistry
+
+            self._registry = MlflowRegistry(self.mlflow)
+        return self._registry
+
+    @property
+    def registry_sync(self):  # noqa: ANN201 - MlflowRegistrySync
+        """The MLflow model registry sync (a full snapshot each pass)."""
+        if self._registry_sync is None:
+            from mlopstui.sync.mlflow_registry import MlflowRegistrySync
+
+            self._registry_sync = MlflowRegistrySync(
+                self.registry,
+                self.writer,
+                on_batch=lambda topics: self.scheduler.announce("mlflow", topics),
+            )
+        return self._registry_sync
+
     def _heartbeat(self) -> int:
         """A cheap request between polls, so a dead server shows within seconds.
 
@@ -89,7 +113,10 @@ class Workbench:
     def jobs(self, *, heartbeat: bool = True) -> list[Job]:
         """The sync jobs of every configured source."""
         interval = self.settings.mlflow.poll_interval
-        jobs = [Job("mlflow", "runs", interval, lambda: self.run_sync.sync_once())]
+        jobs = [
+            Job("mlflow", "runs", interval, lambda: self.run_sync.sync_once()),
+            Job("mlflow", "registry", interval, lambda: self.registry_sync.sync_once()),
+        ]
         if heartbeat and self.settings.tracking_uri.startswith(("http://", "https://")):
             jobs.append(Job("mlflow", "health", HEARTBEAT_INTERVAL, self._heartbeat, quiet_ok=True))
         return jobs

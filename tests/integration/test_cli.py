@@ -23,7 +23,8 @@ pytestmark = pytest.mark.mlflow_server
 pytest_plugins = ["helpers"]
 
 Seeded = tuple[MlflowServer, SeededDataset]
-SYNC_LINE = re.compile(r"^mlflow: runs: ok, (\d+) rows in [\d.]+ s$")
+SYNC_LINE = re.compile(r"^mlflow: runs: ok, (\d+) rows in [\d.]+ s$", re.MULTILINE)
+REGISTRY_LINE = re.compile(r"^mlflow: registry: ok, (\d+) rows in [\d.]+ s$")
 
 
 def _no_traceback(result: CliResult) -> None:
@@ -61,9 +62,10 @@ def test_sync_once_prints_ok_and_counts(synced_cache, seeded_mlflow_server: Seed
     assert result.returncode == 0, result.output
     _no_traceback(result)
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 1, lines
+    assert len(lines) == 2, lines
     match = SYNC_LINE.match(lines[0])
     assert match, lines[0]
+    assert REGISTRY_LINE.match(lines[1]), lines[1]
     assert int(match.group(1)) >= len(dataset.runs)
     assert cache.exists()
 
@@ -84,10 +86,11 @@ def test_sync_once_against_a_dead_port_fails_readably(tmp_path: Path) -> None:
     assert result.returncode == 1, result.output
     _no_traceback(result)
     assert result.seconds < 10
-    (line,) = result.stdout.strip().splitlines()
-    assert line.startswith("mlflow: runs: FAILED: "), line
-    assert uri in line and "connection refused" in line.lower(), line
-    assert len(line) < 200, line
+    runs_line, registry_line = result.stdout.strip().splitlines()
+    for line, topic in ((runs_line, "runs"), (registry_line, "registry")):
+        assert line.startswith(f"mlflow: {topic}: FAILED: "), line
+        assert uri in line and "connection refused" in line.lower(), line
+        assert len(line) < 200, line
 
 
 def test_runs_json(synced_cache, seeded_mlflow_server: Seeded) -> None:

@@ -129,7 +129,9 @@ class MlflowSource:
 
         session = self._session()
         url = self.uri.rstrip("/") + endpoint
-        kwargs = {"json": body} if method == "POST" else {"params": body}
+        # Like MLflow's own REST store: a query string for GET, a JSON body for everything else
+        # (its DELETE endpoints, e.g. registered-models/alias, read the body).
+        kwargs = {"params": body} if method == "GET" else {"json": body}
         for attempt in range(self.max_retries + 1):
             try:
                 resp = session.request(method, url, timeout=self.timeout, **kwargs)
@@ -148,11 +150,16 @@ class MlflowSource:
                 "set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD"
             )
         if resp.status_code != 200:
+            code = ""
             try:
-                message = resp.json().get("message", "")
-            except ValueError:
+                payload = resp.json()
+                message, code = payload.get("message", ""), payload.get("error_code", "")
+            except (ValueError, AttributeError):
                 message = resp.text[:200]
-            raise SourceError(f"{self.uri} answered HTTP {resp.status_code}: {message}")
+            error = SourceError(f"{self.uri} answered HTTP {resp.status_code}: {message}")
+            error.status = resp.status_code  # type: ignore[attr-defined]
+            error.error_code = code  # type: ignore[attr-defined] - MLflow's, e.g. RESOURCE_DOES_NOT_EXIST
+            raise error
         try:
             return resp.json()
         except ValueError:

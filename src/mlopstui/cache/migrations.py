@@ -116,6 +116,48 @@ def _sort_indexes() -> str:
     return "\n".join(lines)
 
 
+# v2: the model registry. Aliases live on the model (alias -> version, as JSON); the
+# history of alias moves is kept here because MLflow keeps none. The durable record of what
+# this tool did is the audit log (its own database), not this rebuildable cache.
+_V2 = """
+CREATE TABLE registered_models (
+    name           TEXT PRIMARY KEY,
+    description    TEXT NOT NULL DEFAULT '',
+    tags           TEXT NOT NULL DEFAULT '{}',
+    aliases        TEXT NOT NULL DEFAULT '{}',
+    latest_version TEXT,
+    version_count  INTEGER NOT NULL DEFAULT 0,
+    creation_time  INTEGER,
+    last_updated   INTEGER
+) WITHOUT ROWID;
+CREATE TABLE model_versions (
+    name          TEXT NOT NULL,
+    version       TEXT NOT NULL,
+    version_num   INTEGER NOT NULL,
+    status        TEXT NOT NULL DEFAULT '',
+    run_id        TEXT NOT NULL DEFAULT '',
+    source        TEXT NOT NULL DEFAULT '',
+    creation_time INTEGER,
+    last_updated  INTEGER,
+    description   TEXT NOT NULL DEFAULT '',
+    tags          TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (name, version_num, version)
+) WITHOUT ROWID;
+CREATE INDEX model_versions_run ON model_versions(run_id);
+CREATE TABLE alias_history (
+    id           INTEGER PRIMARY KEY,
+    model        TEXT NOT NULL,
+    alias        TEXT NOT NULL,
+    from_version TEXT,
+    to_version   TEXT,
+    at           REAL NOT NULL,
+    who          TEXT NOT NULL DEFAULT '',
+    how          TEXT NOT NULL
+);
+CREATE INDEX alias_history_model ON alias_history(model, alias, id);
+"""
+
 MIGRATIONS: list[str] = [
     _V1.replace("{sort_indexes}", _sort_indexes()),
+    _V2,
 ]

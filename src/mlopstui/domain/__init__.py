@@ -95,3 +95,48 @@ class Freshness:
         if self.failing_since is not None:
             return "failing"
         return "ok" if self.last_ok is not None else "never"
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredModel:
+    """A registered model: its aliases (alias -> version) and newest version."""
+
+    name: str
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    latest_version: str | None = None
+    version_count: int = 0
+    creation_time: int | None = None
+    last_updated: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One version of a registered model. `version` is always a str (MLflow's REST API gives a
+    str, its embedded store an int); `aliases` are those pointing at this version."""
+
+    name: str
+    version: str
+    status: str = "READY"
+    run_id: str = ""
+    source: str = ""
+    creation_time: int | None = None
+    last_updated: int | None = None
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AliasMove:
+    """One move of an alias: made by this tool ('promote', 'rollback', 'delete') or noticed by
+    the sync ('observed'; 'seen' when the alias was first cached). None = no target."""
+
+    model: str
+    alias: str
+    from_version: str | None
+    to_version: str | None
+    at: float
+    who: str = ""
+    how: str = "observed"
