@@ -254,6 +254,18 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
         report("cache", True, f"{settings.cache_path} ({count} runs cached)")
     except Exception as exc:
         report("cache", False, str(exc))
+    from mlopstui.cache.audit import AuditError, AuditLog
+
+    try:
+        log = AuditLog()
+        unknown = len(log.unresolved())
+        total = len(log.records(limit=10**9))
+        log.close()
+        detail = f"{log.path} ({total} records"
+        detail += f", {unknown} with an unknown outcome: see `mlopstui audit`)" if unknown else ")"
+        report("audit", not unknown, detail)
+    except AuditError as exc:
+        report("audit", False, str(exc))
     if os.environ.get("MLFLOW_TRACKING_TOKEN"):
         auth = "bearer token from MLFLOW_TRACKING_TOKEN"
     elif os.environ.get("MLFLOW_TRACKING_USERNAME"):

@@ -21,6 +21,14 @@ HEADLESS = [
     "mlopstui.plugin_api.registry",
     "mlopstui.adapters.mlflow",
     "mlopstui.demo",
+    "mlopstui.actions",
+    "mlopstui.actions.pipeline",
+    "mlopstui.actions.registry",
+    "mlopstui.actions.wiring",
+    "mlopstui.adapters.mlflow_registry",
+    "mlopstui.cache.audit",
+    "mlopstui.cache.registry",
+    "mlopstui.sync.mlflow_registry",
 ]
 BACKENDS = ["mlflow", "kubernetes", "docker", "pynvml"]
 NEVER_HEADLESS = ["textual", *BACKENDS, "pandas"]
