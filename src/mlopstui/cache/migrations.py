@@ -157,7 +157,87 @@ CREATE TABLE alias_history (
 CREATE INDEX alias_history_model ON alias_history(model, alias, id);
 """
 
+# v3: GPU nodes. Kubernetes objects of the pinned context (kept current by watches), GPU
+# devices and their samples (DCGM from Prometheus, NVML for this host) and allocation
+# snapshots, both kept as history with retention so the pane can step back in time.
+_V3 = """
+CREATE TABLE kube_nodes (
+    context          TEXT NOT NULL,
+    name             TEXT NOT NULL,
+    gpu_product      TEXT NOT NULL DEFAULT '',
+    gpu_capacity     INTEGER NOT NULL DEFAULT 0,
+    gpu_allocatable  INTEGER NOT NULL DEFAULT 0,
+    ready            TEXT NOT NULL DEFAULT 'Unknown',
+    unschedulable    INTEGER NOT NULL DEFAULT 0,
+    taints           TEXT NOT NULL DEFAULT '[]',
+    labels           TEXT NOT NULL DEFAULT '{}',
+    conditions       TEXT NOT NULL DEFAULT '[]',
+    created          REAL,
+    resource_version TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (context, name)
+) WITHOUT ROWID;
+CREATE TABLE kube_pods (
+    context     TEXT NOT NULL,
+    namespace   TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    node        TEXT NOT NULL DEFAULT '',
+    phase       TEXT NOT NULL DEFAULT '',
+    gpu_request INTEGER NOT NULL DEFAULT 0,
+    owner_kind  TEXT NOT NULL DEFAULT '',
+    owner_name  TEXT NOT NULL DEFAULT '',
+    run_id      TEXT NOT NULL DEFAULT '',
+    created     REAL,
+    PRIMARY KEY (context, namespace, name)
+) WITHOUT ROWID;
+CREATE INDEX kube_pods_node ON kube_pods(context, node);
+CREATE TABLE kube_events (
+    context       TEXT NOT NULL,
+    namespace     TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    object_kind   TEXT NOT NULL DEFAULT '',
+    object_name   TEXT NOT NULL DEFAULT '',
+    type          TEXT NOT NULL DEFAULT '',
+    reason        TEXT NOT NULL DEFAULT '',
+    message       TEXT NOT NULL DEFAULT '',
+    count         INTEGER NOT NULL DEFAULT 1,
+    last_seen     REAL,
+    PRIMARY KEY (context, namespace, name)
+) WITHOUT ROWID;
+CREATE INDEX kube_events_object ON kube_events(context, object_kind, object_name);
+CREATE TABLE gpu_devices (
+    host      TEXT NOT NULL,
+    uuid      TEXT NOT NULL,
+    gpu_index INTEGER NOT NULL DEFAULT 0,
+    product   TEXT NOT NULL DEFAULT '',
+    source    TEXT NOT NULL,
+    last_seen REAL,
+    PRIMARY KEY (host, uuid)
+) WITHOUT ROWID;
+CREATE TABLE gpu_samples (
+    host      TEXT NOT NULL,
+    uuid      TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    util      REAL,
+    mem_used  REAL,
+    mem_total REAL,
+    temp      REAL,
+    power     REAL,
+    PRIMARY KEY (host, uuid, at)
+) WITHOUT ROWID;
+CREATE INDEX gpu_samples_at ON gpu_samples(at);
+CREATE TABLE gpu_allocations (
+    context   TEXT NOT NULL,
+    node      TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    allocated INTEGER NOT NULL,
+    pods      TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (context, node, at)
+) WITHOUT ROWID;
+CREATE INDEX gpu_allocations_at ON gpu_allocations(at);
+"""
+
 MIGRATIONS: list[str] = [
     _V1.replace("{sort_indexes}", _sort_indexes()),
     _V2,
+    _V3,
 ]
