@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tracking-uri", metavar="URI", help="MLflow tracking server [MLOPSTUI_TRACKING_URI]"
     )
+    p.add_argument(
+        "--context", metavar="NAME", help="Kubernetes context to pin [MLOPSTUI_KUBE_CONTEXT]"
+    )
     p.add_argument("--cache", metavar="PATH", help="cache file [MLOPSTUI_CACHE]")
     p.add_argument("--config", metavar="FILE", help="config file [MLOPSTUI_CONFIG]")
     p.add_argument(
@@ -82,6 +85,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
             "mlflow.tracking_uri": args.tracking_uri,
             "cache": args.cache,
             "read_only": args.read_only,
+            "kubernetes.context": args.context,
         },
     )
 

@@ -44,6 +44,46 @@ class MlflowSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     """Remove every write action against this source."""
 
 
+class KubernetesSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    """[kubernetes]: the cluster whose GPU nodes, pods and jobs are shown."""
+
+    enabled: bool | None = None
+    """Use Kubernetes at all. Default: when a kubeconfig exists."""
+    kubeconfig: str | None = None
+    """Kubeconfig file. Default: KUBECONFIG, else ~/.kube/config."""
+    context: str | None = None
+    """Context to pin for the session. Default: the kubeconfig's current context."""
+    production_patterns: list[str] = msgspec.field(default_factory=lambda: ["*prod*"])
+    """Context names matching these glob patterns are read-only and drawn in a danger colour."""
+    allow_production_writes: bool = False
+    """Allow write actions on production contexts (they stay in the danger colour)."""
+    read_only: bool = False
+    """Remove every write action against the cluster."""
+    request_timeout: Seconds = 10.0
+    """Seconds before one API request gives up."""
+    watch_timeout: Seconds = 300.0
+    """Seconds a watch runs before it is renewed (the server's timeoutSeconds)."""
+
+
+class GpuSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    """[gpu]: GPU metrics (DCGM in Prometheus, NVML on this host) and their history."""
+
+    prometheus_url: str | None = None
+    """Prometheus that scrapes the DCGM exporter. Default: none (no cluster GPU metrics)."""
+    dcgm_interval: Seconds = 30.0
+    """Seconds between DCGM queries (the exporter collects every 30 s by default)."""
+    nvml: bool = True
+    """Read this host's GPUs through NVML when the library is present."""
+    nvml_interval: Annotated[float, Meta(ge=1.0)] = 1.0
+    """Seconds between NVML samples (NVML averages over at most 1 s; faster adds nothing)."""
+    busy_threshold: Annotated[float, Meta(ge=0, le=100)] = 5.0
+    """Utilisation (%) above which a GPU counts as in use."""
+    idle_minutes: Seconds = 30.0
+    """Minutes an allocated GPU stays below busy_threshold before it is flagged idle."""
+    retention_days: Seconds = 7.0
+    """Days of GPU samples and allocation history kept in the cache."""
+
+
 class UiSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     """[ui]: look and feel."""
 
@@ -62,6 +102,8 @@ class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
     """Remove every write action everywhere."""
     mlflow: MlflowSettings = msgspec.field(default_factory=MlflowSettings)
     ui: UiSettings = msgspec.field(default_factory=UiSettings)
+    kubernetes: KubernetesSettings = msgspec.field(default_factory=KubernetesSettings)
+    gpu: GpuSettings = msgspec.field(default_factory=GpuSettings)
     config_file: str | None = None
     """Where the file settings came from (set by `load`, not by users)."""
 
@@ -99,6 +141,21 @@ class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
         section = getattr(self, source, None)
         return bool(getattr(section, "read_only", False))
 
+    def is_production_context(self, context: str | None) -> bool:
+        """Whether a Kubernetes context matches the configured production patterns."""
+        from fnmatch import fnmatchcase
+
+        return bool(context) and any(
+            fnmatchcase(context or "", p) for p in self.kubernetes.production_patterns
+        )
+
+    def context_read_only(self, context: str | None) -> bool:
+        """Whether writes to a Kubernetes context are removed (read-only switches, or a
+        production context unless production writes are allowed)."""
+        if self.source_read_only("kubernetes"):
+            return True
+        return self.is_production_context(context) and not self.kubernetes.allow_production_writes
+
 
 class ConfigError(Exception):
     """A settings mistake, phrased as one line: where, which key, what was expected."""
@@ -115,6 +172,8 @@ ENV_KEYS: dict[str, str] = {
     "MLOPSTUI_THEME": "ui.theme",
     "MLOPSTUI_POLL_INTERVAL": "mlflow.poll_interval",
     "MLOPSTUI_REQUEST_TIMEOUT": "mlflow.request_timeout",
+    "MLOPSTUI_KUBE_CONTEXT": "kubernetes.context",
+    "MLOPSTUI_PROMETHEUS_URL": "gpu.prometheus_url",
 }
 
 
@@ -207,7 +266,7 @@ def load(
             origin[dotted] = f"option --{dotted.split('.')[-1].replace('_', '-')}"
     if overlay:
         merged = msgspec.to_builtins(settings)
-        for section in ("mlflow", "ui"):
+        for section in ("mlflow", "ui", "kubernetes", "gpu"):
             merged[section].update(overlay.pop(section, {}))
         merged.update(overlay)
         try:
