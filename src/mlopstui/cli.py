@@ -134,9 +134,15 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
                 time.sleep(3600)
         failed = 0
         for job in bench.jobs(heartbeat=False):
+            if job.topic == "prune":  # housekeeping, not a source
+                bench.scheduler.run_job(job)
+                continue
             rec = bench.scheduler.run_job(job)
             took = (rec.finished or rec.started) - rec.started
-            if rec.ok:
+            note = getattr(getattr(job.run, "__self__", None), "note", None)
+            if rec.ok and note and not rec.rows:
+                print(f"{job.source}: {job.topic}: not available: {text.clean(note)}")
+            elif rec.ok:
                 print(f"{job.source}: {job.topic}: ok, {rec.rows} rows in {took:.1f} s")
             else:
                 failed += 1

@@ -5,6 +5,7 @@ Building it imports no backend client; MLflow is imported by the first sync in a
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +30,8 @@ class Workbench:
         self._registry = None
         self._registry_sync = None
         self._heartbeat_source = None
+        self._pipeline = None
+        self._closers: list[Callable[[], None]] = []
 
     @property
     def cache_path(self) -> Path:
@@ -119,7 +122,11 @@ class Workbench:
         ]
         if heartbeat and self.settings.tracking_uri.startswith(("http://", "https://")):
             jobs.append(Job("mlflow", "health", HEARTBEAT_INTERVAL, self._heartbeat, quiet_ok=True))
-        return jobs
+        from mlopstui.sync import gpus as gpu_sync
+
+        gpu_jobs = gpu_sync.jobs(self.settings, self.writer, self.scheduler.announce)
+        self._closers.append(lambda: gpu_sync.close(gpu_jobs))
+        return jobs + gpu_jobs
 
     def start(self, listener: Callable[[str, set[str]], None] | None = None) -> None:
         """Start background sync."""
@@ -129,9 +136,24 @@ class Workbench:
             self.scheduler.add(job)
         self.scheduler.start()
 
+    @property
+    def pipeline(self):  # noqa: ANN201 - Pipeline
+        """The action pipeline every write of this session goes through (built on first use)."""
+        if self._pipeline is None:
+            from mlopstui.actions.wiring import build_pipeline
+
+            self._pipeline = build_pipeline(self)
+        return self._pipeline
+
     def close(self) -> None:
-        """Stop sync and close the cache."""
+        """Stop sync, release the sources and close the cache and the audit log."""
         self.scheduler.stop()
+        for closer in self._closers:
+            # Releasing one source must never stop the rest from closing.
+            with contextlib.suppress(Exception):
+                closer()
+        if self._pipeline is not None:
+            self._pipeline.close()
         self.writer.close()
 
 

@@ -211,6 +211,7 @@ CREATE TABLE gpu_devices (
     product   TEXT NOT NULL DEFAULT '',
     source    TEXT NOT NULL,
     last_seen REAL,
+    error     TEXT,
     PRIMARY KEY (host, uuid)
 ) WITHOUT ROWID;
 CREATE TABLE gpu_samples (
@@ -225,12 +226,31 @@ CREATE TABLE gpu_samples (
     PRIMARY KEY (host, uuid, at)
 ) WITHOUT ROWID;
 CREATE INDEX gpu_samples_at ON gpu_samples(at);
-CREATE TABLE gpu_allocations (
-    context   TEXT NOT NULL,
-    node      TEXT NOT NULL,
+-- The GPU processes of a host as last seen (NVML); replaced whole on every sample.
+CREATE TABLE gpu_processes (
+    host      TEXT NOT NULL,
+    uuid      TEXT NOT NULL,
+    pid       INTEGER NOT NULL,
+    gpu_index INTEGER NOT NULL DEFAULT 0,
+    kind      TEXT NOT NULL DEFAULT 'C',
+    user      TEXT NOT NULL DEFAULT '',
+    command   TEXT NOT NULL DEFAULT '',
+    used_mem  REAL,
     at        INTEGER NOT NULL,
-    allocated INTEGER NOT NULL,
-    pods      TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (host, uuid, pid)
+) WITHOUT ROWID;
+-- A node's allocation and state, written when any of it changes (so the newest row at or
+-- before a time is the node's state then); present = 0 marks a node that was deleted.
+CREATE TABLE gpu_allocations (
+    context       TEXT NOT NULL,
+    node          TEXT NOT NULL,
+    at            INTEGER NOT NULL,
+    allocated     INTEGER NOT NULL,
+    pods          TEXT NOT NULL DEFAULT '[]',
+    allocatable   INTEGER,
+    ready         TEXT NOT NULL DEFAULT 'Unknown',
+    unschedulable INTEGER NOT NULL DEFAULT 0,
+    present       INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (context, node, at)
 ) WITHOUT ROWID;
 CREATE INDEX gpu_allocations_at ON gpu_allocations(at);
