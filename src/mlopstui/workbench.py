@@ -31,6 +31,9 @@ class Workbench:
         self._registry_sync = None
         self._heartbeat_source = None
         self._pipeline = None
+        self._kube = None
+        self._kube_loaded = False
+        self.kube_error: str | None = None
         self._closers: list[Callable[[], None]] = []
 
     @property
@@ -123,7 +126,11 @@ class Workbench:
         if heartbeat and self.settings.tracking_uri.startswith(("http://", "https://")):
             jobs.append(Job("mlflow", "health", HEARTBEAT_INTERVAL, self._heartbeat, quiet_ok=True))
         from mlopstui.sync import gpus as gpu_sync
+        from mlopstui.sync import kubernetes as kube_sync
 
+        jobs += kube_sync.jobs(
+            self.settings, self.writer, self.scheduler.announce, source=self.kube
+        )
         gpu_jobs = gpu_sync.jobs(self.settings, self.writer, self.scheduler.announce)
         self._closers.append(lambda: gpu_sync.close(gpu_jobs))
         return jobs + gpu_jobs
@@ -135,6 +142,23 @@ class Workbench:
         for job in self.jobs():
             self.scheduler.add(job)
         self.scheduler.start()
+
+    @property
+    def kube(self):  # noqa: ANN201 - KubeSource | None
+        """The session's Kubernetes source, its context pinned when first asked for (None when
+        Kubernetes is off, no kubeconfig exists, or it is unusable: see `kube_error`)."""
+        if not self._kube_loaded:
+            self._kube_loaded = True
+            from mlopstui.sync import kubernetes as kube_sync
+
+            try:
+                self._kube = kube_sync.source_for(self.settings)
+            except SourceError as exc:
+                self.kube_error = str(exc)
+            else:
+                if self._kube is not None:
+                    self._closers.append(self._kube.close)
+        return self._kube
 
     @property
     def pipeline(self):  # noqa: ANN201 - Pipeline

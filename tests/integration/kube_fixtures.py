@@ -10,7 +10,9 @@ MLOPSTUI_REQUIRE_SERVICES=1), see services.require_service.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +21,7 @@ import pytest
 from cluster_helpers import create_gpu_node, wait_until
 from kubernetes import client, config
 from kubernetes.client import ApiClient, ApiException, V1Node
-from services import require_service, service_env
+from services import require_service, service_env, services_dir
 
 
 @pytest.fixture(scope="session")
@@ -136,3 +138,18 @@ def make_gpu_node(
     for name in made:
         with contextlib.suppress(ApiException):
             core.delete_node(name)
+
+
+def compact_etcd() -> int:
+    """Compact the test etcd up to its current revision (what kube-apiserver does every 5 min),
+    so watches that go to etcd from an older resourceVersion get 410 Gone."""
+    url = (services_dir() / "kube" / "etcd.url").read_text().strip()
+
+    def post(path: str, body: dict) -> dict:
+        req = urllib.request.Request(url + path, json.dumps(body).encode(), method="POST")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    revision = int(post("/v3/kv/range", {"key": "AA==", "limit": 1})["header"]["revision"])
+    post("/v3/kv/compaction", {"revision": revision, "physical": True})
+    return revision

@@ -29,6 +29,14 @@ HEADLESS = [
     "mlopstui.cache.audit",
     "mlopstui.cache.registry",
     "mlopstui.sync.mlflow_registry",
+    "mlopstui.adapters.kubernetes",
+    "mlopstui.adapters.prometheus",
+    "mlopstui.adapters.nvml",
+    "mlopstui.cache.kube",
+    "mlopstui.cache.gpus",
+    "mlopstui.sync.kubernetes",
+    "mlopstui.sync.gpus",
+    "mlopstui.actions.kube",
 ]
 BACKENDS = ["mlflow", "kubernetes", "docker", "pynvml"]
 NEVER_HEADLESS = ["textual", *BACKENDS, "pandas"]

@@ -30,6 +30,17 @@ def build_pipeline(workbench: Workbench, *, audit_path=None) -> Pipeline:  # noq
     executors = registry_actions.executors(
         MlflowRegistry(source), workbench.writer, workbench.reader, lambda: label, user
     )
+    kube = workbench.kube
+    if kube is not None:
+        from mlopstui.actions import kube as kube_actions
+
+        # The same pinned source as the watches: a changed kubeconfig never redirects an action.
+        executors += kube_actions.executors(kube, workbench.writer)
+
+    def read_only(source_name: str) -> bool:
+        if source_name == "kubernetes":
+            return settings.context_read_only(kube.context if kube is not None else None)
+        return settings.source_read_only(source_name)
 
     def resync(source_name: str, topics: set[str]) -> None:
         workbench.scheduler.announce(source_name, topics)
@@ -38,7 +49,7 @@ def build_pipeline(workbench: Workbench, *, audit_path=None) -> Pipeline:  # noq
 
     return Pipeline(
         executors,
-        read_only=settings.source_read_only,
+        read_only=read_only,
         source_label=lambda name: label,
         audit=lambda: AuditLog(audit_path),
         resync=resync,
