@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     au.add_argument("--limit", type=int, default=200, help="records to print (default 200)")
     au.add_argument("--format", choices=("table", "json"), default="table")
+    g = sub.add_parser("gpus", help="print the GPU nodes table from the cache")
+    g.add_argument(
+        "--context", dest="sub_context", metavar="NAME", help="Kubernetes context (as --context)"
+    )
+    g.add_argument("--sync", action="store_true", help="list the cluster and GPU metrics first")
+    g.add_argument("--format", choices=("table", "json"), default="table")
     sub.add_parser("doctor", help="check each configured source and the cache")
     sub.add_parser("plugins", help="list installed panes and plugins, and any that fail to load")
     d = sub.add_parser("demo", help="seed the embedded local store with demo data, then open it")
@@ -93,6 +99,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `mlopstui` console script."""
     args = _parser().parse_args(argv)
+    if getattr(args, "sub_context", None):
+        args.context = args.sub_context
     try:
         settings = settings_from(args)
         command = args.command or "ui"
@@ -342,6 +350,116 @@ def cmd_plugins(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_gpus(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the GPU nodes of the pinned context (allocation, use, health) from the cache."""
+    from mlopstui.cache import kube as kube_store
+    from mlopstui.workbench import Workbench
+
+    bench = Workbench(settings)
+    try:
+        kube = bench.kube
+        if kube is None:
+            reason = bench.kube_error or (
+                "no kubeconfig: set KUBECONFIG, [kubernetes] kubeconfig, or pass --context"
+            )
+            print(f"mlopstui: {text.clean(reason)}", file=sys.stderr)
+            return 2
+        if args.sync:
+            for job in bench.jobs(heartbeat=False):
+                if job.source in ("kubernetes", "dcgm", "nvml"):
+                    rec = bench.scheduler.run_job(job)
+                    if not rec.ok:
+                        print(
+                            f"{job.source}: {job.topic}: FAILED: {text.clean(rec.error)}",
+                            file=sys.stderr,
+                        )
+        conn = bench.reader()
+        g = settings.gpu
+        rows = kube_store.node_rows(
+            conn, kube.context, time.time(), g.busy_threshold, g.idle_minutes
+        )
+        for status in kube_store.watch_status(conn, kube.context).values():
+            if status.state != "watching":
+                print(f"partial: {text.clean(status.describe())}", file=sys.stderr)
+    finally:
+        bench.close()
+    if args.format == "json":
+        json.dump(
+            {
+                "context": kube.context,
+                "server": kube.server,
+                "nodes": [_node_json(r) for r in rows],
+            },
+            sys.stdout,
+            indent=2,
+        )
+        sys.stdout.write("\n")
+        return 0
+    print(f"context {text.clean(kube.context)} ({text.clean(kube.server)})")
+    cols = ["NODE", "PRODUCT", "ALLOC", "IN-USE", "UTIL", "MEM", "TEMP", "POWER", "STATUS", "AGE"]
+    table = [
+        [
+            text.clean(r.name, limit=40) + (" IDLE" if r.idle_but_allocated else ""),
+            text.clean(r.gpu_product, limit=24),
+            f"{r.allocated}/{'?' if r.allocatable is None else r.allocatable}",
+            _num(r.in_use),
+            _num(r.util, "%", 0),
+            _gib(r.mem_used, r.mem_total),
+            _num(r.temp, "C", 0),
+            _num(r.power, "W", 0),
+            r.status,
+            timefmt.duration(int(r.age * 1000) if r.age is not None else None),
+        ]
+        for r in rows
+    ]
+    widths = [max([len(c)] + [len(row[i]) for row in table]) for i, c in enumerate(cols)]
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
+    for row in table:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    if not rows:
+        print("(no GPU nodes cached; run `mlopstui gpus --sync`)")
+    for r in rows:
+        if r.idle_but_allocated:
+            pods = ", ".join(f"{h.namespace}/{h.name} ({h.gpus})" for h in r.holders)
+            print(
+                f"idle but allocated: {text.clean(r.name)}: held by {text.clean(pods, limit=200)}"
+            )
+    return 0
+
+
+def _num(value: float | int | None, unit: str = "", digits: int = 0) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.{digits}f}{unit}" if isinstance(value, float) else f"{value}{unit}"
+
+
+def _gib(used: float | None, total: float | None) -> str:
+    """'61/80G' from MiB."""
+    if used is None or total is None:
+        return "n/a"
+    return f"{used / 1024:.0f}/{total / 1024:.0f}G"
+
+
+def _node_json(r: Any) -> dict[str, Any]:
+    return {
+        "node": r.name,
+        "gpu_product": r.gpu_product,
+        "allocatable": r.allocatable,
+        "allocated": r.allocated,
+        "in_use": r.in_use,
+        "util": r.util,
+        "mem_used_mib": r.mem_used,
+        "mem_total_mib": r.mem_total,
+        "temp_c": r.temp,
+        "power_w": r.power,
+        "status": r.status,
+        "taints": list(r.taints),
+        "age_s": r.age,
+        "idle_but_allocated": r.idle_but_allocated,
+        "holders": [{"namespace": h.namespace, "pod": h.name, "gpus": h.gpus} for h in r.holders],
+    }
+
+
 # Exit statuses of the write commands: 0 done (or nothing to do), 1 failed or outcome unknown,
 # 2 usage/config error, 3 refused (read-only, not allowed, cancelled) - nothing was sent.
 REFUSED = 3
@@ -488,4 +606,5 @@ COMMANDS = {
     "promote": cmd_promote,
     "rollback": cmd_rollback,
     "audit": cmd_audit,
+    "gpus": cmd_gpus,
 }

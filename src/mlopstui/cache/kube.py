@@ -444,12 +444,15 @@ def node_rows(
         if host in states:
             latest[host].append((util, mem_used, mem_total, temp, power))
     start = t - idle_minutes * 60
+    # At least the last `recent` seconds of samples decide, even when idle_minutes is shorter
+    # than the exporters' sampling interval.
+    sample_start = min(start, t - recent)
     window = {
         r[0]: r[1:]
         for r in conn.execute(
             """SELECT host, max(util), min(at), max(at), count(util) FROM gpu_samples
                WHERE at >= ? AND at <= ? GROUP BY host""",
-            (int(start), int(t)),
+            (int(sample_start), int(t)),
         )
     }
     rows = []
@@ -468,7 +471,7 @@ def node_rows(
         if allocated and peak and peak[3]:
             top, first, last, _n = peak
             held_long = any(h.created is None or h.created <= start for h in holders)
-            covered = first <= start + recent and last > t - recent
+            covered = first <= sample_start + recent and last > t - recent
             idle = held_long and covered and top <= busy_threshold
         rows.append(
             NodeRow(
