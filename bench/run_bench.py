@@ -1,14 +1,19 @@
 """Measure mlopstui against the performance budget in DESIGN.md, in a real pseudo-terminal.
 
-    python bench/run_bench.py [--sizes 1000,1000000] [--quick] [--workdir DIR]
+    python bench/run_bench.py [--sizes 1000,1000000] [--sync-runs 10000] [--workdir DIR]
+                              [--quick | --toy] [--sync | --no-sync]
 
 For each size it seeds (or reuses) a cache of that many runs, then starts
 `mlopstui --cache C --tracking-uri http://127.0.0.1:9` (nothing listens there: no network sync,
 the app shows cached data and says the server is unreachable) and bench/bare_app.py (the
 baseline) in a pty, and measures first frame, keypress latency, filter and sort, idle cost and
-memory. It writes bench/results/<date>.json (<date>-quick.json with --quick) and, beside it
-(.md), the markdown table of every figure next to its budget, which it also prints. See
-bench/README.md for the definitions.
+memory. Then (bench/sync_bench.py) it seeds (or reuses) an MLflow store of --sync-runs runs,
+serves it with a real `mlflow server`, and measures sync throughput (mlopstui, MlflowClient,
+raw REST) and the first 100 runs on screen after connect. `--sync` runs only that section.
+It writes bench/results/<date>.json (<date>-quick.json with --quick, <date>-sync.json with
+--sync) and, beside it (.md), the markdown tables of every figure next to its budget, which it
+also prints. `--toy` (CI) runs every section at toy size and writes into the work dir only.
+See bench/README.md for the definitions.
 """
 
 from __future__ import annotations
@@ -667,20 +672,122 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def sync_table(sync: dict) -> str:
+    """The sync figures: one column (the runs on the server), each next to its budget."""
+    summ, scr = sync["summary"], sync["screen"]
+    rest = summ["rest"]["runs_per_s_median"]
+    rows: list[list[str]] = []
+
+    def add(label, value, budget_text="", limit=None, unit="", digits=0, higher_ok=False):
+        if value is None:
+            cell = "n/a"
+        else:
+            cell = f"{value:,.{digits}f} {unit}".strip()
+            if limit is not None:
+                ok = value >= limit if higher_ok else value <= limit
+                cell += " ok" if ok else " **MISS**"
+        rows.append([label, cell, budget_text])
+
+    def rate(path):
+        return summ[path]["runs_per_s_median"]
+
+    add("sync: raw REST runs/search, pages of 1000 (baseline)", rate("rest"), unit="runs/s")
+    add("sync: MlflowClient.search_runs, pages of 1000", rate("client"), unit="runs/s")
+    add("  MlflowClient / raw REST", 100 * rate("client") / rest, unit="%")
+    add("sync: mlopstui sync into a fresh cache", rate("project"), unit="runs/s")
+    add(
+        "  mlopstui / raw REST",
+        100 * sync["ratio_project_to_rest"],
+        ">= 95 %",
+        95,
+        unit="%",
+        higher_ok=True,
+    )
+    pj = summ["project"]
+    rows.append(
+        [
+            "  mlopstui sync: time in requests / in cache writes / wall (median)",
+            f"{pj['request_s_median']:.2f} s / {pj['write_s_median']:.2f} s / "
+            f"{summ['project']['seconds_median']:.2f} s",
+            "",
+        ]
+    )
+    for path, label in (("project", "mlopstui"), ("client", "MlflowClient"), ("rest", "raw REST")):
+        rows.append(
+            [
+                f"  CPU per 1000 runs, {label}: here / server",
+                f"{summ[path]['client_cpu_ms_per_1000']:,.0f} ms / "
+                f"{summ[path]['server_cpu_ms_per_1000']:,.0f} ms",
+                "",
+            ]
+        )
+    add("app on a fresh cache: first frame (connect), median", 1000 * scr["first_frame_s_median"],
+        unit="ms")  # fmt: skip
+    add(
+        "  first run row on screen after connect",
+        None if scr["first_row_after_connect_s_median"] is None
+        else 1000 * scr["first_row_after_connect_s_median"],
+        unit="ms",
+    )  # fmt: skip
+    add(
+        "  100 runs on screen after connect",
+        1000 * scr["hundred_after_connect_s_median"],
+        "<= 300 ms",
+        300,
+        unit="ms",
+    )
+    add("  100 runs on screen after exec", 1000 * scr["hundred_after_exec_s_median"], unit="ms")
+    add(
+        "  raw REST: experiments + first page of 100 runs (baseline)",
+        1000 * sync["first_page_100_rest_s"],
+        unit="ms",
+    )
+    store = sync["store"]
+    add("seed MLflow store: seconds (SQL inserts, read back)", store["seconds"], unit="s", digits=1)
+    add("mlflow server: start to healthy", sync["server_startup_s"], unit="s", digits=1)
+    head = ["figure", f"{sync['runs']:,} runs on the server", "budget"]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+        *("| " + " | ".join(r) + " |" for r in rows),
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="1000,1000000", help="runs per cache, comma-separated")
-    p.add_argument("--quick", action="store_true", help="1000 runs, few repetitions (< 60 s)")
+    p.add_argument("--quick", action="store_true", help="1000 runs, few repetitions (~60 s)")
+    p.add_argument(
+        "--toy",
+        action="store_true",
+        help="CI smoke run: every section at toy size, results in the work dir only",
+    )
+    sections = p.add_mutually_exclusive_group()
+    sections.add_argument("--sync", action="store_true", help="only the MLflow sync section")
+    sections.add_argument("--no-sync", action="store_true", help="skip the MLflow sync section")
+    p.add_argument("--sync-runs", type=int, help="runs on the MLflow server (default 10000)")
     p.add_argument("--workdir", type=Path, default=Path("/tmp/mlopstui-bench"))
     p.add_argument("--experiments", type=int, default=5)
     p.add_argument("--out", type=Path, help="results file (default bench/results/<date>.json)")
     args = p.parse_args(argv)
-    if args.quick:
+    if args.toy:
+        args.quick = True
+        sizes = [200]
+        reps = {"frames": 1, "presses": 3, "filter": 1, "sort": 1, "idle_s": 0.0, "browse": 2}
+        sync_reps = {"runs": 200, "repeats": 1, "starts": 1}
+    elif args.quick:
         sizes = [1000]
-        reps = {"frames": 2, "presses": 10, "filter": 4, "sort": 4, "idle_s": 20.0, "browse": 10}
+        reps = {"frames": 2, "presses": 10, "filter": 4, "sort": 4, "idle_s": 10.0, "browse": 10}
+        sync_reps = {"runs": 1000, "repeats": 1, "starts": 1}
     else:
         sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
         reps = {"frames": 5, "presses": 50, "filter": 20, "sort": 20, "idle_s": 60.0, "browse": 50}
+        sync_reps = {"runs": 10_000, "repeats": 3, "starts": 3}
+    if args.sync_runs:
+        sync_reps["runs"] = args.sync_runs
+    if args.sync:
+        sizes = []
     args.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(args.workdir, 0o700)
     env = child_env(args.workdir)
@@ -690,12 +797,13 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "quick": args.quick,
+        "toy": args.toy,
         "machine": machine_info(),
-        "repetitions": reps,
+        "repetitions": {**reps, "sync": sync_reps},
         "command": f"mlopstui --cache CACHE --tracking-uri {UNREACHABLE}",
         "sizes": [],
     }
-    if not args.quick:
+    if not args.quick and sizes:
         # Baseline for the idle figure: what a bare Textual app costs doing nothing.
         with PtyApp(bare_argv(), cols=200, rows=50, env=env, cwd=str(ROOT)) as bare:
             bare.first_frame(BARE_MARKER)
@@ -703,6 +811,18 @@ def main(argv: list[str] | None = None) -> int:
             results["bare_idle"] = idle_cost(bare, 30.0)
     for size in sizes:
         results["sizes"].append(bench_size(size, args, env, reps))
+    if not args.no_sync:
+        import sync_bench
+
+        results["sync"] = sync_bench.measure(
+            args.workdir,
+            sync_reps["runs"],
+            env,
+            experiments=args.experiments,
+            repeats=sync_reps["repeats"],
+            starts=sync_reps["starts"],
+            warm_app=not sizes,  # the app's starts above compiled its bytecode already
+        )
     results["seconds"] = round(time.time() - started, 1)
     busy1 = cpu_busy()
     # Contention check: the whole machine's CPU use over the run (bench + app + anything
@@ -712,12 +832,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     results["machine"]["loadavg_before"] = load0
     results["machine"]["loadavg_after"] = loadavg()
-    out = args.out or (
-        HERE / "results" / f"{dt.date.today().isoformat()}{'-quick' if args.quick else ''}.json"
-    )
+    if args.out:
+        out = args.out
+    elif args.toy:  # never beside the recorded results
+        out = args.workdir / "results-toy.json"
+    else:
+        suffix = "-quick" if args.quick else "-sync" if args.sync else ""
+        out = HERE / "results" / f"{dt.date.today().isoformat()}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
-    report = table(results)
+    parts = []
+    if results["sizes"]:
+        parts.append(table(results))
+    if "sync" in results:
+        parts.append(sync_table(results["sync"]))
+    report = "\n\n".join(parts)
     if "bare_idle" in results:
         b = results["bare_idle"]
         report += (
