@@ -9,7 +9,9 @@ as it lands, so the first page is on screen while the rest still streams in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
 
 from mlopstui import timefmt
 from mlopstui.adapters.mlflow import MlflowSource
@@ -22,6 +24,7 @@ SOURCE = "mlflow"
 # Client clocks differ; re-read this much before a watermark so a late-stamped run is not missed.
 OVERLAP_MS = 5 * 60 * 1000
 _CHUNK = 100  # run ids per `attributes.run_id IN (...)` query
+FIRST_PAGE = 100  # runs in the first request on a cold cache (a screenful and then some)
 
 
 class MlflowRunSync:
@@ -66,17 +69,24 @@ class MlflowRunSync:
                     syncs.set_state(conn, SOURCE, key, str(value))
 
     def _fetch(
-        self, exp_ids: list[str], filter_string: str = "", *, advance: bool = True, **kw
+        self,
+        exp_ids: list[str],
+        filter_string: str = "",
+        *,
+        advance: bool = True,
+        page_size: int | None = None,
+        **kw,
     ) -> tuple[int, set[str]]:
         count, seen = 0, set()
         highest: dict[str, int] = {}
-        for page in self.source.search_runs(
+        pages = self.source.search_runs(
             exp_ids,
             filter_string=filter_string,
             order_by=["attributes.start_time DESC"],
-            page_size=self.page_size,
+            page_size=page_size or self.page_size,
             **kw,
-        ):
+        )
+        for page in _prefetched(pages):
             seen.update(r.run_id for r in page)
             count += self._write(page)
             for key, pick in (("max_start", "start_time"), ("max_end", "end_time")):
@@ -115,9 +125,13 @@ class MlflowRunSync:
         written = len(experiments)
         now = timefmt.now()
         if max_start is None or now - last_sweep >= self.sweep_interval:
-            if self.focus_experiment in active and max_start is None:
-                # Cold cache: the experiment on screen gets its first page before anything else.
-                written += self._fetch([self.focus_experiment], advance=False, max_pages=1)[0]
+            if max_start is None:
+                # Cold cache: a small first page of the experiment on screen (or of all) before
+                # anything else, so a screenful shows in a fraction of a full page's time.
+                first = [self.focus_experiment] if self.focus_experiment in active else active
+                written += self._fetch(
+                    first, advance=False, page_size=min(FIRST_PAGE, self.page_size), max_pages=1
+                )[0]
             count, seen = self._fetch(active)
             written += count
             with self.writer.transaction() as conn:
@@ -155,3 +169,45 @@ class MlflowRunSync:
             if removed:
                 self.on_batch({"runs", "experiments"})
         return written
+
+
+def _prefetched(pages: Iterator[list[Run]]) -> Iterator[list[Run]]:
+    """Yield the pages of `pages` while the next one is already being fetched.
+
+    The server needs ~0.8 ms of CPU per run and we need ~0.2 ms to write it: fetching page
+    n+1 while page n is written keeps the server busy (bench: 73 % -> 95 % of the raw REST
+    rate). Errors surface in the caller's thread, at the page where they happened.
+    """
+    box: queue.Queue = queue.Queue(maxsize=1)
+    done = object()
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if not put(page):
+                    return
+            put(done)
+        except BaseException as exc:  # handed over to the consumer
+            put(exc)
+
+    threading.Thread(target=produce, name="mlflow-prefetch", daemon=True).start()
+    try:
+        while True:
+            item = box.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
