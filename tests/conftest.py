@@ -22,6 +22,7 @@ if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
 _CLEARED = (
+    "KUBECONFIG",  # a developer's cluster must never reach a test (tests pass their own)
     "MLFLOW_TRACKING_URI",
     "MLFLOW_TRACKING_TOKEN",
     "MLFLOW_TRACKING_USERNAME",

@@ -23,6 +23,8 @@ from msgspec import Meta, Struct
 from mlopstui import paths
 
 Seconds = Annotated[float, Meta(gt=0, description="a number of seconds greater than 0")]
+Minutes = Annotated[float, Meta(gt=0, description="a number of minutes greater than 0")]
+Days = Annotated[float, Meta(gt=0, description="a number of days greater than 0")]
 
 
 class MlflowSettings(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -78,9 +80,9 @@ class GpuSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     """Seconds between NVML samples (NVML averages over at most 1 s; faster adds nothing)."""
     busy_threshold: Annotated[float, Meta(ge=0, le=100)] = 5.0
     """Utilisation (%) above which a GPU counts as in use."""
-    idle_minutes: Seconds = 30.0
+    idle_minutes: Minutes = 30.0
     """Minutes an allocated GPU stays below busy_threshold before it is flagged idle."""
-    retention_days: Seconds = 7.0
+    retention_days: Days = 7.0
     """Days of GPU samples and allocation history kept in the cache."""
 
 

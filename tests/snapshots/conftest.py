@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from ui.builders import FROZEN_NOW, build_cache, make_app
+from ui.builders import FROZEN_NOW, build_cache, make_app, seed_registry
 
 from mlopstui.ui.app import MlopsApp
 
@@ -19,11 +19,14 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def app_for(tmp_path: Path) -> Iterator[Callable[..., MlopsApp]]:
-    """`app_for(state, read_only=..., fetcher=...)`: the workbench over a seeded cache."""
+    """`app_for(state, registry=..., read_only=..., fetcher=...)`: the workbench over a seeded
+    cache (with the model registry seed when `registry`)."""
     made: list[MlopsApp] = []
 
-    def build(state: str = "loaded", **kwargs: object) -> MlopsApp:
+    def build(state: str = "loaded", *, registry: bool = False, **kwargs: object) -> MlopsApp:
         cache = build_cache(tmp_path / f"{state}-{len(made)}.sqlite", state)
+        if registry:
+            seed_registry(cache)
         app = make_app(cache, **kwargs)  # type: ignore[arg-type]
         made.append(app)
         return app
@@ -31,3 +34,4 @@ def app_for(tmp_path: Path) -> Iterator[Callable[..., MlopsApp]]:
     yield build
     for app in made:
         app.workbench.close()
+        app.pipeline.close()

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 from ui.builders import (
     CHILD_RUN_IDS,
+    FRAUD,
     HOSTILE_RUN_ID,
     CannedFetcher,
+    notifications,
     run_index,
     screen_text,
+    seed_audit,
     wait_for,
 )
 
+from mlopstui.actions import Plan
+from mlopstui.actions import registry as reg_actions
+from mlopstui.ui.screens.audit import AuditScreen
+from mlopstui.ui.screens.confirm import ConfirmActionScreen
 from mlopstui.ui.screens.run_detail import RunDetailScreen
 from mlopstui.ui.widgets.runs_table import RunsTable
 
@@ -112,3 +119,88 @@ class TestCompare:
 class TestHelp:
     def test_help_screen(self, snap_compare, app_for):
         assert snap_compare(app_for("loaded"), terminal_size=(100, 45), press=["question_mark"])
+
+
+# The registry seed lists churn-xgb, the hostile model, fraud-detector, resnet-classifier:
+# two downs put the cursor on fraud-detector (5 versions, champion and challenger).
+ON_FRAUD = ["2", "down", "down"]
+
+
+class TestRegistryPane:
+    def test_loaded_80x24(self, snap_compare, app_for):
+        app = app_for("loaded", registry=True)
+        assert snap_compare(app, terminal_size=(80, 24), press=ON_FRAUD)
+
+    def test_loaded_160x45(self, snap_compare, app_for):
+        app = app_for("loaded", registry=True)
+        assert snap_compare(app, terminal_size=(160, 45), press=ON_FRAUD)
+
+    def test_empty_registry(self, snap_compare, app_for):
+        assert snap_compare(app_for("loaded"), terminal_size=(80, 24), press=["2"])
+
+    def test_read_only(self, snap_compare, app_for):
+        app = app_for("loaded", registry=True, read_only=True)
+        assert snap_compare(app, terminal_size=(120, 30), press=ON_FRAUD)
+
+    def test_version_detail(self, snap_compare, app_for):
+        app = app_for("loaded", registry=True)
+        press = [*ON_FRAUD, "tab", "down", "down", "enter"]  # v3, compared with @champion v4
+        assert snap_compare(app, terminal_size=(100, 30), press=press)
+
+    def test_alias_history(self, snap_compare, app_for):
+        app = app_for("loaded", registry=True)
+        assert snap_compare(app, terminal_size=(100, 24), press=[*ON_FRAUD, "h"])
+
+
+def _plan(action, **kwargs) -> Plan:
+    return Plan(action=action, source_label="https://mlflow.example.com", **kwargs)
+
+
+class TestActions:
+    def test_confirm_promote(self, snap_compare, app_for):
+        plan = _plan(
+            reg_actions.promote(FRAUD, "5", "champion"),
+            title=f"Promote {FRAUD} v5 to champion",
+            before="champion -> v4",
+            after="champion -> v5",
+            details=("source run: 1f0e1d2c3b4a59687766554433221100", "version status: READY"),
+        )
+
+        async def run_before(pilot) -> None:
+            await pilot.press(*ON_FRAUD)
+            pilot.app.push_screen(ConfirmActionScreen(plan))
+            await pilot.pause()
+
+        app = app_for("loaded", registry=True)
+        assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+    def test_confirm_delete_asks_for_the_alias(self, snap_compare, app_for):
+        plan = _plan(
+            reg_actions.delete_alias(FRAUD, "champion"),
+            title=f"Delete alias champion of {FRAUD}",
+            before="champion -> v4",
+            after="champion (not set)",
+            confirm_phrase="champion",
+            details=(f"Anything that loads models:/{FRAUD}@champion will fail to resolve.",),
+        )
+
+        async def run_before(pilot) -> None:
+            await pilot.press(*ON_FRAUD)
+            pilot.app.push_screen(ConfirmActionScreen(plan))
+            await pilot.pause()
+            await pilot.press(*"champ")
+
+        app = app_for("loaded", registry=True)
+        assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+    def test_audit_screen_with_an_unknown_outcome(self, snap_compare, app_for):
+        app = app_for("loaded", registry=True)
+        seed_audit(app.pipeline.audit.path, pid=4242)
+
+        async def run_before(pilot) -> None:
+            await wait_for(pilot, lambda: notifications(pilot.app))  # the start-up warning
+            pilot.app.clear_notifications()
+            await pilot.press("A")
+            await wait_for(pilot, lambda: isinstance(pilot.app.screen, AuditScreen))
+
+        assert snap_compare(app, terminal_size=(120, 30), run_before=run_before)

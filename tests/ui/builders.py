@@ -22,8 +22,17 @@ from rich.console import Console
 from mlopstui import config
 from mlopstui.adapters.mlflow import Artifact
 from mlopstui.cache import db, syncs
+from mlopstui.cache import registry as reg_store
 from mlopstui.cache import runs as run_store
-from mlopstui.domain import Experiment, Metric, Run, SyncRecord
+from mlopstui.domain import (
+    AliasMove,
+    Experiment,
+    Metric,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+    SyncRecord,
+)
 from mlopstui.ui.app import MlopsApp
 from mlopstui.workbench import Workbench
 
@@ -274,6 +283,165 @@ def bulk_runs(count: int, experiment_id: str = "1") -> list[Run]:
     ]
 
 
+# ---------------------------------------------------------------- the model registry
+
+# Models names MLflow accepts (no '/' or ':'), but with an escape sequence, markup and a bidi
+# override in them.
+HOSTILE_MODEL = "evil\x1b[31m[red]x[red]\u202egnp"
+HOSTILE_MODEL_CLEAN = "evil[red]x[red]gnp"
+FRAUD = "fraud-detector"
+RESNET = "resnet-classifier"
+CHURN = "churn-xgb"
+HOUR = 3600
+
+
+def _versions(name: str, run_labels: list[str], *, start_ms: int) -> list[ModelVersion]:
+    return [
+        ModelVersion(
+            name=name,
+            version=str(n),
+            status="READY",
+            run_id=run_id(label) if label else "",
+            source=f"runs:/{run_id(label)}/model" if label else "",
+            creation_time=start_ms + n * 90 * MINUTE_MS,
+            last_updated=start_ms + n * 90 * MINUTE_MS,
+        )
+        for n, label in enumerate(run_labels, 1)
+    ]
+
+
+def registry_seed() -> tuple[list[RegisteredModel], list[ModelVersion]]:
+    """Four models: aliases, tags, a version whose run is not cached, and a hostile one."""
+    fraud = _versions(FRAUD, ["run-2", "run-5", "run-8", "run-11", "run-14"], start_ms=BASE_MS)
+    fraud[3] = replace(fraud[3], tags={"validated": "true", "reviewer": "carol"})
+    fraud[4] = replace(fraud[4], status="PENDING_REGISTRATION", tags={"candidate": "yes"})
+    resnet = _versions(RESNET, ["run-0", "run-3", "run-6"], start_ms=BASE_MS + 2 * HOUR * 1000)
+    churn = _versions(CHURN, ["not-synced-yet"], start_ms=BASE_MS + 5 * HOUR * 1000)
+    hostile = _versions(HOSTILE_MODEL, ["hostile", ""], start_ms=BASE_MS + 6 * HOUR * 1000)
+    hostile[0] = replace(hostile[0], tags={"note": HOSTILE_TAG})
+    models = [
+        RegisteredModel(
+            FRAUD,
+            description="Card fraud classifier (XGBoost), scored per transaction",
+            tags={"team": "risk", "tier": "1", "oncall": "risk-oncall", "mlopstui.alias.x": "{}"},
+            aliases={"champion": "4", "challenger": "5"},
+            latest_version="5",
+            creation_time=BASE_MS,
+            last_updated=fraud[-1].last_updated,
+        ),
+        RegisteredModel(
+            RESNET,
+            tags={"team": "vision"},
+            aliases={"champion": "2"},
+            latest_version="3",
+            creation_time=BASE_MS,
+            last_updated=resnet[-1].last_updated,
+        ),
+        RegisteredModel(
+            CHURN,
+            description="Weekly churn model",
+            latest_version="1",
+            creation_time=BASE_MS,
+            last_updated=churn[-1].last_updated,
+        ),
+        RegisteredModel(
+            HOSTILE_MODEL,
+            description="[b]bold[/b] \x1b[2Jdescription",
+            tags={"note": HOSTILE_TAG},
+            aliases={"champion": "1"},
+            latest_version="2",
+            creation_time=BASE_MS,
+            last_updated=hostile[-1].last_updated,
+        ),
+    ]
+    return models, fraud + resnet + churn + hostile
+
+
+def seed_registry(path: Path) -> Path:
+    """Write the registry seed into a cache, with a history of alias moves: the aliases as
+    first seen two days ago, a promotion made here, a move another client made."""
+    models, versions = registry_seed()
+    first = [replace(m, aliases={"champion": "3"}) if m.name == FRAUD else m for m in models]
+    writer = db.Writer(db.open_writer(path))
+    try:
+        with writer.transaction() as conn:
+            reg_store.replace_registry(conn, first, versions, now=FROZEN_NOW - 48 * HOUR)
+            reg_store.record_alias_move(
+                conn,
+                AliasMove(FRAUD, "champion", "3", "4", FROZEN_NOW - 20 * HOUR, "alice", "promote"),
+            )
+            reg_store.replace_registry(conn, models, versions, now=FROZEN_NOW - 2 * HOUR)
+    finally:
+        writer.close()
+    return path
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (a stand-in for a session killed mid-action)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def seed_audit(
+    path: Path,
+    *,
+    unknown_model: str = FRAUD,
+    at: float = FROZEN_NOW - 600,
+    host: str = "ops-bastion",
+    pid: int | None = None,
+) -> Path:
+    """An audit log with one finished promotion and one intent whose session died before it
+    knew the outcome (no outcome; written by `host` at `at` from a pid that has exited):
+    `unknown` until someone verifies it. A fixed `pid` is for pictures from another host."""
+    import sqlite3
+
+    from mlopstui.actions import registry as reg_actions
+    from mlopstui.cache.audit import AuditLog
+
+    log = AuditLog(path)
+    try:
+        done = log.intent(
+            source="http://mlflow.example.com",
+            action="promote",
+            target=f"model {FRAUD} alias champion",
+            before="champion -> v3",
+            after="champion -> v4",
+            params={"source": "mlflow", "params": {}, "expected": {}},
+            user="alice",
+        )
+        log.outcome(done, "ok", f"Promote {FRAUD} v4 to champion: done (verified)")
+        action = reg_actions.promote(unknown_model, "2", "champion")
+        lost = log.intent(
+            source="http://mlflow.example.com",
+            action=action.kind,
+            target=action.target,
+            before="champion -> v1",
+            after="champion -> v2",
+            params={
+                "source": action.source,
+                "params": action.params,
+                "expected": {"current": "1", "target": "2"},
+            },
+            user="bob",
+        )
+    finally:
+        log.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "UPDATE audit SET pid = ?, host = ?, started = ? WHERE id = ?",
+            (pid or dead_pid(), host, at, lost),
+        )
+        conn.execute(
+            "UPDATE audit SET host = ?, started = ?, finished = ? WHERE id = ?",
+            (host, at - 3600, at - 3599, done),
+        )
+    return path
+
+
 # ---------------------------------------------------------------- app
 
 
@@ -349,11 +517,25 @@ def make_settings(cache: Path, *, read_only: bool = False) -> config.Settings:
 
 
 def make_app(
-    cache: Path, *, read_only: bool = False, fetcher: Callable[..., Any] | None = None
+    cache: Path,
+    *,
+    read_only: bool = False,
+    fetcher: Callable[..., Any] | None = None,
+    settings: config.Settings | None = None,
+    pipeline: Any = None,
 ) -> MlopsApp:
-    """The workbench app over `cache`, sync off. Close `app.workbench` when done."""
-    workbench = Workbench(make_settings(cache, read_only=read_only))
-    return MlopsApp(workbench, start_sync=False, fetcher=fetcher or CannedFetcher())
+    """The workbench app over `cache`, sync off, with an audit log of its own beside the cache.
+    Close `app.workbench` and `app.pipeline` when done."""
+    from mlopstui.actions.wiring import build_pipeline
+
+    workbench = Workbench(settings or make_settings(cache, read_only=read_only))
+    if pipeline is None:
+        pipeline = build_pipeline(
+            workbench, audit_path=cache.with_name(f"{cache.stem}-audit.sqlite")
+        )
+    return MlopsApp(
+        workbench, start_sync=False, fetcher=fetcher or CannedFetcher(), pipeline=pipeline
+    )
 
 
 async def wait_for(pilot: Any, predicate: Callable[[], object], timeout: float = 5.0) -> None:

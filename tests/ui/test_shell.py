@@ -53,7 +53,7 @@ async def test_number_keys_switch_panes(app, key, pane_id):
 async def test_number_keys_switch_back_from_a_pending_pane(app):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.press("3")
+        await pilot.press("4")
         await pilot.pause()
         await pilot.press("1")
         await pilot.pause()
@@ -62,7 +62,7 @@ async def test_number_keys_switch_back_from_a_pending_pane(app):
         assert isinstance(app.focused, RunsTable)
 
 
-@pytest.mark.parametrize(("key", "title"), [(str(i), t) for i, (_, t) in enumerate(PANES, 1)][1:])
+@pytest.mark.parametrize(("key", "title"), [(str(i), t) for i, (_, t) in enumerate(PANES, 1)][3:])
 async def test_pending_panes_say_not_built_yet_and_show_no_data(app, key, title):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -180,11 +180,11 @@ async def test_palette_lists_panes_and_the_experiments_commands(app):
         ):
             assert title in titles
         # A pending pane offers no pane commands.
-        app.action_goto(2)
+        app.action_goto(4)
         await pilot.pause()
         titles = [cmd.title for cmd in app.get_system_commands(app.screen)]
         assert "Go to Experiments" in titles
-        assert not [t for t in titles if t.startswith(("Experiments:", "Registry:"))]
+        assert not [t for t in titles if t.startswith(("Experiments:", "Pipelines:"))]
 
 
 async def test_palette_go_to_registry_switches_pane(app):

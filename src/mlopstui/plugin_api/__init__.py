@@ -4,8 +4,9 @@
 widget, so it is loaded on first access: `from mlopstui.plugin_api import Pane`.
 
 A pane declares `pane_id`, `title`, the cache `topics` it reads and `api_version`; it gets a
-`PaneContext` (`self.ctx`) to read the cache, fetch on demand, notify and read its config. It
-never gets the App, adapters, the writer connection or the network.
+`PaneContext` (`self.ctx`) to read the cache, fetch on demand, notify, read its config and
+request actions (`ctx.request_action`, which goes through the action pipeline: gate, confirm,
+audit, execute, verify). It never gets the App, adapters, the writer connection or the network.
 """
 
 from __future__ import annotations

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlopstui.domain import Freshness
+
+if TYPE_CHECKING:
+    from mlopstui.actions import Action, Outcome
 
 
 class PaneContext(Protocol):
@@ -38,4 +41,33 @@ class PaneContext(Protocol):
 
     def request_sync(self, source: str | None = None) -> None:
         """Sync a source now instead of at its next interval."""
+        ...
+
+    def allows(self, source: str, kind: str) -> bool:
+        """Whether the action pipeline offers this action kind against this source now (False
+        in read-only mode or where the source cannot do it). Offer a key or a palette command
+        for an action only when this is True; hide it otherwise (`check_action` -> False)."""
+        ...
+
+    def request_action(
+        self, action: Action, on_done: Callable[[Outcome | None], None] | None = None
+    ) -> None:
+        """Ask for a write. It goes through the action pipeline: the read-only gate, a read of
+        the live state, a confirmation showing the exact change, a durable audit record, the
+        change off the UI loop, a verifying re-read and a toast saying how it ended. A second
+        request for the same target while one is under way is turned away.
+        `on_done(outcome)` is called on the UI thread at the end; with None when nothing was
+        run (refused, cancelled, could not be prepared)."""
+        ...
+
+    def source_label(self, source: str) -> str:
+        """How a source is named on screen (e.g. the tracking server, without credentials)."""
+        ...
+
+    def source_info(self, source: str) -> dict[str, Any]:
+        """What the session knows about a source, for display ({} for an unknown one).
+        "kubernetes": context (None without Kubernetes), server, production, read_only,
+        error. "gpu": prometheus, nvml (configured), busy_threshold, idle_minutes,
+        retention_days. "kubeconfig": contexts, production (names), error. The first
+        "kubernetes" or "kubeconfig" call reads the kubeconfig: never before the first frame."""
         ...

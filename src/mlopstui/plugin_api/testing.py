@@ -9,7 +9,8 @@
 
 The harness gives the pane the same PaneContext contract the workbench does: read-only cache
 access, notifications (kept in `notifications`), and `fetch`, which calls `fetcher` (a
-function you pass) in a thread, so no network is involved.
+function you pass) in a thread, so no network is involved. Actions a pane requests are kept
+in `requested_actions` and never run; `allows()` is True unless `read_only`.
 """
 
 from __future__ import annotations
@@ -59,6 +60,18 @@ class HarnessContext:
     def request_sync(self, source: str | None = None) -> None:
         self._app.sync_requests.append(source)
 
+    def allows(self, source: str, kind: str) -> bool:
+        return not self.read_only
+
+    def request_action(self, action: Any, on_done: Callable[[Any], None] | None = None) -> None:
+        self._app.requested_actions.append(action)
+
+    def source_label(self, source: str) -> str:
+        return source
+
+    def source_info(self, source: str) -> dict[str, Any]:
+        return {}  # no sources configured in the harness
+
 
 class PaneHarness(App):
     """An App holding exactly one pane."""
@@ -79,6 +92,7 @@ class PaneHarness(App):
         self.pane_config = pane_config or {}
         self.notifications: list[tuple[str, str]] = []
         self.sync_requests: list[str | None] = []
+        self.requested_actions: list[Any] = []
         self.ctx = HarnessContext(self, Path(cache), read_only)
         self.pane = pane_cls(self.ctx)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
@@ -18,11 +19,15 @@ from mlopstui import text, timefmt
 from mlopstui.cache import syncs
 from mlopstui.config import Settings
 from mlopstui.plugin_api import API_VERSION, registry
+from mlopstui.ui.actions import ActionFlow
 from mlopstui.ui.context import AppPaneContext
 from mlopstui.ui.pane_base import Pane
 from mlopstui.ui.resources import styles_dir, themes
 from mlopstui.ui.status import StatusBar
 from mlopstui.workbench import Workbench
+
+if TYPE_CHECKING:
+    from mlopstui.actions.pipeline import Pipeline
 
 
 class SyncChanged(Message):
@@ -56,14 +61,24 @@ class MlopsApp(App):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("ctrl+r", "sync_now", "Sync", key_display="^r", show=False),
+        Binding("A", "audit", "Audit log", show=False),
         *[Binding(str(n), f"goto({n})", "", show=False) for n in range(1, 10)],
     ]
 
     def __init__(
-        self, workbench: Workbench, *, start_sync: bool = True, fetcher: Any = None
+        self,
+        workbench: Workbench,
+        *,
+        start_sync: bool = True,
+        fetcher: Any = None,
+        pipeline: Pipeline | None = None,
     ) -> None:
         super().__init__()
         self.workbench = workbench
+        self._pipeline = pipeline
+        self._own_pipeline = False
+        self._pipeline_lock = threading.Lock()
+        self.actions = ActionFlow(self)
         self.settings: Settings = workbench.settings
         self.start_sync = start_sync
         self.reader = workbench.reader()
@@ -127,6 +142,9 @@ class MlopsApp(App):
         if start:
             self.query_one(Tabs).active = start.replace("pane-", "tab-")
         self.refresh_status()
+        # Sync and the action pipeline's resync both announce changed topics here (even with
+        # sync off, an action's own change reaches the panes).
+        self.workbench.scheduler.listeners.append(self._announced)
         if self.workbench.note:
             self.notify(
                 text.clean(self.workbench.note), severity="warning", timeout=15, markup=False
@@ -137,6 +155,21 @@ class MlopsApp(App):
         # minute; the bar writes nothing when its text is unchanged.
         self.set_interval(30, self.refresh_status)
 
+    @property
+    def pipeline(self) -> Pipeline:
+        """The action pipeline every write of this session goes through (built on first use;
+        the workbench's own when it has one)."""
+        with self._pipeline_lock:
+            if self._pipeline is None:
+                if isinstance(getattr(type(self.workbench), "pipeline", None), property):
+                    self._pipeline = self.workbench.pipeline  # type: ignore[attr-defined]
+                else:
+                    from mlopstui.actions.wiring import build_pipeline
+
+                    self._pipeline = build_pipeline(self.workbench)
+                    self._own_pipeline = True
+            return self._pipeline
+
     def _after_first_frame(self) -> None:
         import gc
 
@@ -146,15 +179,24 @@ class MlopsApp(App):
         gc.freeze()
         if self.start_sync:
             self._start_sync()
+        self.actions.check_unresolved()
 
     def _start_sync(self) -> None:
         pane = self.active_pane()
         if pane is not None and hasattr(pane, "focused_experiment"):
             self.workbench.run_sync.focus_experiment = pane.focused_experiment()
-        self.workbench.start(lambda source, topics: self.post_message(SyncChanged(source, topics)))
+        self.workbench.start()
+
+    def _announced(self, source: str, topics: set[str]) -> None:
+        """From sync and action threads: topics changed in the cache."""
+        self.post_message(SyncChanged(source, topics))
 
     def on_unmount(self) -> None:
         self.workbench.scheduler.stop(timeout=0.5)
+        if self._announced in self.workbench.scheduler.listeners:
+            self.workbench.scheduler.listeners.remove(self._announced)
+        if self._own_pipeline and self._pipeline is not None:
+            self._pipeline.close()
 
     # ------------------------------------------------------------------ panes
 
@@ -202,7 +244,7 @@ class MlopsApp(App):
             server=self.settings.tracking_label,
             freshness=[syncs.freshness(self.reader, "mlflow")],
             read_only=self.settings.read_only,
-            note=None,
+            note=self.actions.busy_note(),
             now=timefmt.now(),
         )
 
@@ -216,6 +258,13 @@ class MlopsApp(App):
 
     def action_sync_now(self) -> None:
         self.sync_now()
+
+    def action_audit(self) -> None:
+        """The audit log of every action attempted (A)."""
+        from mlopstui.ui.screens.audit import AuditScreen
+
+        if not isinstance(self.screen, AuditScreen):
+            self.push_screen(AuditScreen(self.pipeline))
 
     def action_help(self) -> None:
         from mlopstui.ui.screens.help import HelpScreen
@@ -238,6 +287,9 @@ class MlopsApp(App):
             for cmd in commands:
                 yield SystemCommand(f"{active.title}: {cmd.title}", cmd.help, cmd.callback)
         yield SystemCommand("Sync now", "Sync every source now (ctrl+r)", self.action_sync_now)
+        yield SystemCommand(
+            "Audit log", "Every action attempted, and how it ended (A)", self.action_audit
+        )
         yield SystemCommand("Help", "Every key binding (?)", self.action_help)
         yield from super().get_system_commands(screen)
 

@@ -1,4 +1,4 @@
-"""The PaneContext the app hands each pane: cache reads, on-demand fetches, toasts."""
+"""The PaneContext the app hands each pane: cache reads, on-demand fetches, toasts, actions."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from mlopstui import text
 from mlopstui.cache import syncs
+from mlopstui.cache.audit import redact
 from mlopstui.domain import Freshness
 
 if TYPE_CHECKING:
+    from mlopstui.actions import Action, Outcome
     from mlopstui.ui.app import MlopsApp
 
 
@@ -49,3 +51,23 @@ class AppPaneContext:
 
     def request_sync(self, source: str | None = None) -> None:
         self._app.sync_now(source)
+
+    def allows(self, source: str, kind: str) -> bool:
+        if self.read_only:
+            return False
+        return self._app.pipeline.allows(source, kind)
+
+    def request_action(
+        self, action: Action, on_done: Callable[[Outcome | None], None] | None = None
+    ) -> None:
+        self._app.actions.request(action, on_done)
+
+    def source_label(self, source: str) -> str:
+        if source == "mlflow":
+            return redact(self._app.settings.tracking_label)
+        return source
+
+    def source_info(self, source: str) -> dict[str, Any]:
+        from mlopstui.ui.source_info import source_info
+
+        return source_info(self._app.settings, self._app.workbench, source)

@@ -28,24 +28,6 @@ class PendingPane(Pane):
             )
 
 
-class RegistryPane(PendingPane):
-    """The model registry (promote / roll back aliases) — coming with the action pipeline."""
-
-    pane_id = "registry"
-    title = "Registry"
-    will_show = "Registered models, versions and aliases, with promote and roll back."
-    needs = "Reads the MLflow model registry of the tracking server in use."
-
-
-class GpuNodesPane(PendingPane):
-    """GPU nodes from Kubernetes, DCGM and NVML — coming."""
-
-    pane_id = "gpus"
-    title = "GPU nodes"
-    will_show = "Kubernetes GPU nodes, allocation vs use from DCGM, and local GPUs via NVML."
-    needs = "Will read KUBECONFIG, a Prometheus URL and the local NVML library."
-
-
 class PipelinesPane(PendingPane):
     """Kubernetes Jobs/CronJobs — coming."""
 

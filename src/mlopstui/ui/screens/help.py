@@ -26,7 +26,7 @@ def _rows(bindings: list[Binding]) -> list[tuple[str, str]]:
         if not b.description:
             continue
         keys = b.key_display or ", ".join(k.replace("_", " ") for k in b.key.split(","))
-        out.append((keys, b.description))
+        out.append((keys, b.tooltip or b.description))
     return out
 
 
@@ -58,7 +58,19 @@ class HelpScreen(ModalScreen[None]):
             ("Switch panes", [("1 … 9", "go to pane n"), ("ctrl+p", "command palette")])
         )
         if self.pane is not None:
-            sections.append((self.pane.title, _rows(type(self.pane).BINDINGS)))
+            # Only what works now: a write key removed in read-only mode is not listed, and
+            # the pane's shortcuts to app actions are already under "Everywhere".
+            pane = self.pane
+            offered = [
+                b
+                for b in type(pane).BINDINGS
+                if not b.action.startswith("app.")
+                and pane.check_action(b.action.split("(")[0], ()) is not False
+            ]
+            sections.append((pane.title, _rows(offered)))
+            extra = list(getattr(pane, "HELP_EXTRA", ()))
+            if extra:
+                sections.append(("", extra))
             if self.pane.query(RunsTable):
                 sections.append(("Runs table", _rows(RunsTable.BINDINGS)))
                 sections.append(
