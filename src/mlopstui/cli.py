@@ -571,7 +571,7 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
         json.dump([r.as_dict() for r in records], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    cols = ["ID", "TIME", "USER", "ACTION", "TARGET", "CHANGE", "OUTCOME", "ERROR"]
+    cols = ["ID", "TIME", "USER", "ACTION", "TARGET", "CHANGE", "OUTCOME", "MESSAGE"]
     table = []
     for r in records:
         state = r.state
@@ -584,7 +584,7 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
                 text.clean(r.target, limit=48),
                 text.clean(f"{r.before} -> {r.after}", limit=40),
                 "unknown - verify" if state == "unknown" else state,
-                text.clean(r.error or "", limit=80),
+                text.clean(r.message or "", limit=80),
             ]
         )
     widths = [max([len(c)] + [len(row[i]) for row in table]) for i, c in enumerate(cols)]

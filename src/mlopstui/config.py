@@ -125,6 +125,16 @@ class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
         return uri.replace(home, "~", 1) if home != "/" else uri
 
     @property
+    def tracking_source(self) -> str:
+        """The tracking server as named in confirmations and the audit log: the embedded
+        store says which file it is."""
+        if not self.is_local_store:
+            return self.tracking_label
+        home = str(Path.home())
+        uri = self.tracking_uri
+        return f"local store ({uri.replace(home, '~', 1) if home != '/' else uri})"
+
+    @property
     def is_local_store(self) -> bool:
         """True when using the embedded default store (which `mlopstui demo` seeds)."""
         return self.mlflow.tracking_uri is None

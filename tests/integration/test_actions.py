@@ -238,7 +238,7 @@ def test_no_answer_within_the_timeout_is_unknown_then_the_late_answer_is_recorde
         record = wait_until(
             lambda: (r := pipeline.audit.get(outcome.audit_id)).outcome == "ok" and r, 20
         )
-        assert "answered after the timeout" in record.error
+        assert "answered after the timeout" in record.message
         assert champion(client, name) == "2"
         assert pipeline.unresolved() == []
     finally:

@@ -60,7 +60,7 @@ async def test_v_verifies_an_unknown_record_against_the_source(store, tmp_path):
             await wait_for(pilot, lambda: UNKNOWN not in screen_text(app))
             record = app.pipeline.audit.records()[0]
             assert record.state == "ok"
-            assert "champion -> v2 is in place" in (record.error or "")
+            assert "champion -> v2 is in place" in (record.message or "")
             assert store.aliases(MODEL) == {"champion": "2"}
             assert app.pipeline.unresolved() == []
     finally:

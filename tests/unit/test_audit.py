@@ -48,7 +48,8 @@ def test_outcome_and_record_fields(tmp_path):
     assert log.get(audit_id).state == "in progress"  # this process is executing it
     log.outcome(audit_id, "ok", "done")
     rec = log.get(audit_id)
-    assert (rec.state, rec.error, rec.params["expected"]) == ("ok", "done", {"current": "1"})
+    assert (rec.state, rec.message, rec.error) == ("ok", "done", None)
+    assert rec.params["expected"] == {"current": "1"}
     assert rec.finished >= rec.started
     assert set(rec.as_dict()) >= {
         "time",
@@ -88,7 +89,7 @@ def test_a_later_outcome_replaces_unknown_and_keeps_the_note(tmp_path):
     assert [r.id for r in log.unresolved()] == [audit_id]
     log.outcome(audit_id, "ok", "done")
     rec = log.get(audit_id)
-    assert rec.state == "ok" and "earlier: unknown - no answer within 30 s" in rec.error
+    assert rec.state == "ok" and "earlier: unknown - no answer within 30 s" in rec.message
 
 
 def test_no_secret_is_written(tmp_path):
@@ -106,6 +107,25 @@ def test_no_secret_is_written(tmp_path):
     rec = log.get(audit_id)
     assert rec.source == "https://***@mlflow.example/?token=***"
     assert rec.params == {"url": "http://***@h/x?api_key=***"}
+
+
+def test_failures_fill_error_successes_only_message(tmp_path):
+    log = AuditLog(tmp_path / "a.sqlite")
+    failed = _intent(log)
+    log.outcome(failed, "failed", "connection refused; nothing was changed")
+    rec = log.get(failed)
+    assert rec.error == rec.message == "connection refused; nothing was changed"
+
+
+def test_in_progress_is_per_audit_file(tmp_path):
+    one, two = AuditLog(tmp_path / "1.sqlite"), AuditLog(tmp_path / "2.sqlite")
+    busy = _intent(one)
+    done = _intent(two)
+    two.outcome(done, "ok", "done")
+    two._conn.execute("UPDATE audit SET outcome = NULL WHERE id = ?", (done,))
+    assert busy == done == 1
+    assert one.get(busy).state == "in progress"
+    assert two.get(done).state == "unknown"  # same id, another file: not this process's
 
 
 def test_redact_leaves_plain_text_alone():

@@ -26,7 +26,7 @@ def build_pipeline(workbench: Workbench, *, audit_path=None) -> Pipeline:  # noq
     source = MlflowSource(
         settings.tracking_uri, timeout=settings.mlflow.request_timeout, max_retries=0
     )
-    label = redact(settings.tracking_label)
+    label = redact(settings.tracking_source)
     executors = registry_actions.executors(
         MlflowRegistry(source), workbench.writer, workbench.reader, lambda: label, user
     )

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS audit (
     after    TEXT NOT NULL,
     params   TEXT NOT NULL DEFAULT '{}',
     outcome  TEXT,
+    message  TEXT,
     error    TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_started ON audit(started);
@@ -78,7 +79,11 @@ class AuditRecord:
     after: str
     params: dict[str, Any]
     outcome: str | None
+    message: str | None
+    """How it ended, in words (success or not)."""
     error: str | None
+    """The same words when it did not succeed (failed, refused, unknown); else None."""
+    log_path: str = ""
 
     @property
     def state(self) -> str:
@@ -102,14 +107,15 @@ class AuditRecord:
             "after": self.after,
             "params": self.params,
             "outcome": self.state,
+            "message": self.message,
             "error": self.error,
         }
 
 
 # An intent older than this is not in progress, whatever process has its pid now.
 _MAX_IN_FLIGHT_S = 600.0
-# Audit ids this process is executing right now.
-_IN_FLIGHT: set[int] = set()
+# (audit file, id) of the intents this process is executing right now.
+_IN_FLIGHT: set[tuple[str, int]] = set()
 
 
 def _running(rec: AuditRecord) -> bool:
@@ -117,7 +123,7 @@ def _running(rec: AuditRecord) -> bool:
     if rec.host != socket.gethostname() or time.time() - rec.started > _MAX_IN_FLIGHT_S:
         return False
     if rec.pid == os.getpid():
-        return rec.id in _IN_FLIGHT
+        return (rec.log_path, rec.id) in _IN_FLIGHT
     try:
         os.kill(rec.pid, 0)
     except ProcessLookupError:
@@ -200,43 +206,48 @@ class AuditLog:
             except sqlite3.Error as exc:
                 raise AuditError(f"cannot write the audit log {self.path}: {exc}") from None
             audit_id = int(cur.lastrowid or 0)
-        _IN_FLIGHT.add(audit_id)
+        _IN_FLIGHT.add((str(self.path), audit_id))
         return audit_id
 
     def outcome(self, audit_id: int, status: str, message: str | None = None) -> None:
         """Record how an intent ended. A later outcome replaces 'unknown' and keeps its note."""
         with self._lock:
             prev = self._conn.execute(
-                "SELECT outcome, error FROM audit WHERE id = ?", (audit_id,)
+                "SELECT outcome, message FROM audit WHERE id = ?", (audit_id,)
             ).fetchone()
             if prev is not None and prev[0] == "unknown" and status != "unknown":
                 message = f"{message or status} (earlier: unknown - {prev[1] or ''})"
+            text = redact(message) if message else None
+            error = None if status in ("ok", "noop") else text
             self._conn.execute(
-                "UPDATE audit SET outcome = ?, error = ?, finished = ? WHERE id = ?",
-                (status, redact(message) if message else None, time.time(), audit_id),
+                "UPDATE audit SET outcome = ?, message = ?, error = ?, finished = ? WHERE id = ?",
+                (status, text, error, time.time(), audit_id),
             )
-        _IN_FLIGHT.discard(audit_id)
+        _IN_FLIGHT.discard((str(self.path), audit_id))
 
     def records(self, *, since: float | None = None, limit: int = 1000) -> list[AuditRecord]:
         """Records newest first, optionally only those started at or after `since`."""
         with self._lock:
             rows = self._conn.execute(
                 "SELECT id, started, finished, user, host, pid, source, action, target, before,"
-                " after, params, outcome, error FROM audit WHERE started >= ?"
+                " after, params, outcome, message, error FROM audit WHERE started >= ?"
                 " ORDER BY id DESC LIMIT ?",
                 (since or 0, limit),
             ).fetchall()
-        return [AuditRecord(*r[:11], json.loads(r[11]), r[12], r[13]) for r in rows]
+        return [self._record(r) for r in rows]
 
     def get(self, audit_id: int) -> AuditRecord | None:
         """One record, or None."""
         with self._lock:
             r = self._conn.execute(
                 "SELECT id, started, finished, user, host, pid, source, action, target, before,"
-                " after, params, outcome, error FROM audit WHERE id = ?",
+                " after, params, outcome, message, error FROM audit WHERE id = ?",
                 (audit_id,),
             ).fetchone()
-        return AuditRecord(*r[:11], json.loads(r[11]), r[12], r[13]) if r else None
+        return self._record(r) if r else None
+
+    def _record(self, r: tuple) -> AuditRecord:
+        return AuditRecord(*r[:11], json.loads(r[11]), r[12], r[13], r[14], str(self.path))
 
     def unresolved(self) -> list[AuditRecord]:
         """Intents whose outcome nobody knows: no outcome and no live process, or 'unknown'."""

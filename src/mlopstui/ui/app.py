@@ -102,7 +102,9 @@ class MlopsApp(App):
         classes, failures = registry.load(API_VERSION)
         self.failures = failures
         for cls in classes:
-            read_only = self.settings.read_only or self.settings.source_read_only("mlflow")
+            # The global switch; per-source switches and production contexts are the
+            # pipeline's (`ctx.allows(source, kind)`), so [mlflow] read_only never hides cordon.
+            read_only = self.settings.read_only
             self.panes.append(cls(AppPaneContext(self, cls.pane_id, read_only)))
         with Horizontal(id="top-bar"):
             yield Tabs(

@@ -64,7 +64,7 @@ class AppPaneContext:
 
     def source_label(self, source: str) -> str:
         if source == "mlflow":
-            return redact(self._app.settings.tracking_label)
+            return redact(self._app.settings.tracking_source)
         return source
 
     def source_info(self, source: str) -> dict[str, Any]:

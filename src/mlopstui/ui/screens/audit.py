@@ -68,7 +68,7 @@ def record_cells(record: AuditRecord, width: int) -> list[Text]:
         "target": inert(record.target, limit=40),
         "change": change,
         "outcome": outcome_text(record, narrow=width < NARROW_BELOW),
-        "message": inert(record.error or "", "dim", limit=60),
+        "message": inert(record.message or "", "dim", limit=60),
     }
     keys = columns_for(width)
     out = []
@@ -183,9 +183,9 @@ class AuditScreen(Screen[None]):
         change.append_text(inert(record.after, "green"))
         grid.add_row("change", change)
         outcome = outcome_text(record)
-        if record.error:
+        if record.message:
             outcome.append("  ")
-            outcome.append_text(inert(record.error, limit=300))
+            outcome.append_text(inert(record.message, limit=300))
         grid.add_row("outcome", outcome)
         if record.state == "unknown":
             grid.add_row("", Text("v re-reads the source and records what it shows", style="bold"))
