@@ -76,7 +76,6 @@ class MlopsApp(App):
         super().__init__()
         self.workbench = workbench
         self._pipeline = pipeline
-        self._own_pipeline = False
         self._pipeline_lock = threading.Lock()
         self.actions = ActionFlow(self)
         self.settings: Settings = workbench.settings
@@ -163,13 +162,7 @@ class MlopsApp(App):
         the workbench's own when it has one)."""
         with self._pipeline_lock:
             if self._pipeline is None:
-                if isinstance(getattr(type(self.workbench), "pipeline", None), property):
-                    self._pipeline = self.workbench.pipeline  # type: ignore[attr-defined]
-                else:
-                    from mlopstui.actions.wiring import build_pipeline
-
-                    self._pipeline = build_pipeline(self.workbench)
-                    self._own_pipeline = True
+                self._pipeline = self.workbench.pipeline
             return self._pipeline
 
     def _after_first_frame(self) -> None:
@@ -177,10 +170,11 @@ class MlopsApp(App):
 
         # Everything allocated so far lives as long as the app: move it out of the collector's
         # reach, or full collections of it cost 30-50 ms pauses on keypresses (bench p99).
-        gc.collect()
-        gc.freeze()
+        # Sync first: the first page of runs is on its way while the collector runs.
         if self.start_sync:
             self._start_sync()
+        gc.collect()
+        gc.freeze()
         self.actions.check_unresolved()
 
     def _start_sync(self) -> None:
@@ -197,8 +191,6 @@ class MlopsApp(App):
         self.workbench.scheduler.stop(timeout=0.5)
         if self._announced in self.workbench.scheduler.listeners:
             self.workbench.scheduler.listeners.remove(self._announced)
-        if self._own_pipeline and self._pipeline is not None:
-            self._pipeline.close()
 
     # ------------------------------------------------------------------ panes
 
