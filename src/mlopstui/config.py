@@ -63,8 +63,9 @@ class KubernetesSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     """Remove every write action against the cluster."""
     request_timeout: Seconds = 10.0
     """Seconds before one API request gives up."""
-    watch_timeout: Seconds = 300.0
-    """Seconds a watch runs before it is renewed (the server's timeoutSeconds)."""
+    watch_timeout: Seconds = 240.0
+    """Seconds a watch runs before it is renewed (the server's timeoutSeconds). Each renewal
+    is recorded as a sync, so keep it under the 5 minutes after which data shows as old."""
 
 
 class GpuSettings(Struct, forbid_unknown_fields=True, kw_only=True):

@@ -255,6 +255,12 @@ _FILE_KEYS = {
 }
 
 
+def context_names(paths: list[Path]) -> list[str]:
+    """The context names of the merged kubeconfig files (kubectl's merge rules)."""
+    merged = _merge_kubeconfigs(paths)
+    return [str(c.get("name")) for c in merged.get("contexts") or [] if c.get("name")]
+
+
 def _merge_kubeconfigs(paths: list[Path]) -> dict[str, Any]:
     """kubectl's merge: the first file to name an entry or a current context wins; relative
     certificate paths are made absolute against their own file."""

@@ -42,17 +42,15 @@ def source_info(settings: Settings, workbench: Any, source: str) -> dict[str, An
 def kubeconfig_contexts(settings: Settings) -> dict[str, Any]:
     """The contexts of the kubeconfig in force, and which of them are production."""
     from mlopstui.adapters import SourceError
-    from mlopstui.adapters.kubernetes import _merge_kubeconfigs, kubeconfig_paths
+    from mlopstui.adapters.kubernetes import context_names, kubeconfig_paths
 
     paths = kubeconfig_paths(settings.kubernetes.kubeconfig)
     if not paths:
         return {"contexts": [], "production": [], "error": "No kubeconfig found"}
     try:
-        # The adapter's own merge (kubectl's rules); it offers no public list of contexts.
-        merged = _merge_kubeconfigs(paths)
+        names = context_names(paths)
     except SourceError as exc:
         return {"contexts": [], "production": [], "error": str(exc)}
-    names = [str(c.get("name")) for c in merged.get("contexts") or [] if c.get("name")]
     return {
         "contexts": names,
         "production": [n for n in names if settings.is_production_context(n)],
