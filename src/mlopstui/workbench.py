@@ -144,6 +144,11 @@ class Workbench:
         self.scheduler.start()
 
     @property
+    def kube_loaded(self) -> bool:
+        """Whether the kubeconfig has been read (and the context pinned) yet."""
+        return self._kube_loaded
+
+    @property
     def kube(self):  # noqa: ANN201 - KubeSource | None
         """The session's Kubernetes source, its context pinned when first asked for (None when
         Kubernetes is off, no kubeconfig exists, or it is unusable: see `kube_error`)."""

@@ -234,12 +234,17 @@ class MlopsApp(App):
 
     def refresh_status(self) -> None:
         """Recompute the status bar (it repaints only if the text changed)."""
+        # The kubeconfig is read when sync starts (after the first frame), never for this bar.
+        kube = self.workbench.kube if self.workbench.kube_loaded else None
+        context = kube.context if kube is not None else None
         self.query_one(StatusBar).show(
             server=self.settings.tracking_label,
             freshness=[syncs.freshness(self.reader, "mlflow")],
             read_only=self.settings.read_only,
             note=self.actions.busy_note(),
             now=timefmt.now(),
+            kube_context=context,
+            kube_production=self.settings.is_production_context(context),
         )
 
     def sync_now(self, source: str | None = None) -> None:

@@ -55,6 +55,8 @@ class StatusBar(Static):
         read_only: bool,
         note: str | None,
         now: float,
+        kube_context: str | None = None,
+        kube_production: bool = False,
     ) -> None:
         """Rewrite the bar if (and only if) its content changed."""
         styles = {
@@ -75,6 +77,13 @@ class StatusBar(Static):
             line.append(f" {msg}", style=styles[kind])
             if kind == "error" and f.last_error:
                 line.append(f" — {text.clean(f.last_error, limit=80)}", style="dim")
+        if kube_context:
+            # The pinned Kubernetes context, on every pane: production in the danger colour.
+            line.append("  ⎈ ", style="bold red" if kube_production else "dim")
+            line.append(
+                text.clean(kube_context, limit=32),
+                style="bold white on red" if kube_production else "bold",
+            )
         if note:
             line.append(f"  {text.clean(note)}", style="yellow")
         if line != self._last:
