@@ -28,6 +28,10 @@ import time
 from dataclasses import dataclass
 
 # What a terminal sends for each key (xterm, normal cursor mode).
+# Nothing listens here: the app shows cached data and says the server is unreachable.
+UNREACHABLE = "http://127.0.0.1:9"
+# The status bar's freshness text (any state): its appearance marks the app's first frame.
+APP_MARKER = r"(synced \d\d:\d\d|unreachable since \d\d:\d\d|syncing…)"
 KEYS = {
     "up": b"\x1b[A",
     "down": b"\x1b[B",
@@ -357,3 +361,18 @@ def percentile(values: list[float], p: float) -> float | None:
     lo = int(k)
     hi = min(lo + 1, len(vals) - 1)
     return vals[lo] + (vals[hi] - vals[lo]) * (k - lo)
+
+
+def wait_cpu_quiet(app: PtyApp, window: float = 1.0, limit: float = 0.03, timeout=20.0) -> float:
+    """Wait until the app used under `limit` CPU seconds in a `window` (background imports
+    and the first sync attempts are over); returns the seconds waited."""
+    t0 = time.perf_counter()
+    last = app.cpu_seconds()
+    while time.perf_counter() - t0 < timeout:
+        time.sleep(window)
+        now = app.cpu_seconds()
+        if now - last < limit:
+            break
+        last = now
+    app.settle(0.2)
+    return time.perf_counter() - t0

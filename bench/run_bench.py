@@ -1,7 +1,7 @@
 """Measure mlopstui against the performance budget in DESIGN.md, in a real pseudo-terminal.
 
     python bench/run_bench.py [--sizes 1000,1000000] [--sync-runs 10000] [--workdir DIR]
-                              [--quick | --toy] [--sync | --no-sync]
+                              [--quick | --toy] [--sync] [--gpu] [--no-sync] [--no-gpu]
 
 For each size it seeds (or reuses) a cache of that many runs, then starts
 `mlopstui --cache C --tracking-uri http://127.0.0.1:9` (nothing listens there: no network sync,
@@ -9,10 +9,13 @@ the app shows cached data and says the server is unreachable) and bench/bare_app
 baseline) in a pty, and measures first frame, keypress latency, filter and sort, idle cost and
 memory. Then (bench/sync_bench.py) it seeds (or reuses) an MLflow store of --sync-runs runs,
 serves it with a real `mlflow server`, and measures sync throughput (mlopstui, MlflowClient,
-raw REST) and the first 100 runs on screen after connect. `--sync` runs only that section.
+raw REST) and the first 100 runs on screen after connect. Then (bench/gpu_bench.py) it
+measures what the GPU nodes pane writes at 1 Hz with 8 local GPUs (bench/gpu_feed_app.py: the
+real app with a synthetic NVML), every value changing and none changing, at 200x50 and 80x24.
+`--sync` and `--gpu` run only those sections (either or both); `--no-sync`/`--no-gpu` skip one.
 It writes bench/results/<date>.json (<date>-quick.json with --quick, <date>-sync.json with
---sync) and, beside it (.md), the markdown tables of every figure next to its budget, which it
-also prints. `--toy` (CI) runs every section at toy size and writes into the work dir only.
+--sync, <date>-gpu.json with --gpu) and, beside it (.md), the markdown tables of every figure
+next to its budget, which it also prints. `--toy` (CI) runs every section at toy size and writes into the work dir only.
 See bench/README.md for the definitions.
 """
 
@@ -35,11 +38,15 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "src"))
 
-from ptyharness import KEYS, PtyApp, percentile  # noqa: E402
+from ptyharness import (  # noqa: E402
+    APP_MARKER,
+    KEYS,
+    UNREACHABLE,
+    PtyApp,
+    percentile,
+    wait_cpu_quiet,
+)
 
-UNREACHABLE = "http://127.0.0.1:9"
-# The status bar's freshness text (any state): its appearance marks the first frame.
-APP_MARKER = r"(synced \d\d:\d\d|unreachable since \d\d:\d\d|syncing…)"
 BARE_MARKER = "bare textual app ready"
 FILTER_EXPR = "metrics.m0 > 0.5"
 TYPED_TEXT = "fox"  # typed then erased, again and again (plain-text search)
@@ -159,21 +166,6 @@ def bare_argv() -> list[str]:
 
 
 # ---------------------------------------------------------------------------- measuring
-
-
-def wait_cpu_quiet(app: PtyApp, window: float = 1.0, limit: float = 0.03, timeout=20.0) -> float:
-    """Wait until the app used under `limit` CPU seconds in a `window` (background imports
-    and the first sync attempts are over); returns the seconds waited."""
-    t0 = time.perf_counter()
-    last = app.cpu_seconds()
-    while time.perf_counter() - t0 < timeout:
-        time.sleep(window)
-        now = app.cpu_seconds()
-        if now - last < limit:
-            break
-        last = now
-    app.settle(0.2)
-    return time.perf_counter() - t0
 
 
 def quiesce(app: PtyApp, timeout: float = 15.0) -> None:
@@ -763,30 +755,39 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="CI smoke run: every section at toy size, results in the work dir only",
     )
-    sections = p.add_mutually_exclusive_group()
-    sections.add_argument("--sync", action="store_true", help="only the MLflow sync section")
-    sections.add_argument("--no-sync", action="store_true", help="skip the MLflow sync section")
+    p.add_argument("--sync", action="store_true", help="the MLflow sync section (only)")
+    p.add_argument("--gpu", action="store_true", help="the GPU pane section (only)")
+    p.add_argument("--no-sync", action="store_true", help="skip the MLflow sync section")
+    p.add_argument("--no-gpu", action="store_true", help="skip the GPU pane section")
     p.add_argument("--sync-runs", type=int, help="runs on the MLflow server (default 10000)")
     p.add_argument("--workdir", type=Path, default=Path("/tmp/mlopstui-bench"))
     p.add_argument("--experiments", type=int, default=5)
     p.add_argument("--out", type=Path, help="results file (default bench/results/<date>.json)")
     args = p.parse_args(argv)
+    if (args.sync and args.no_sync) or (args.gpu and args.no_gpu):
+        p.error("a section cannot be both run and skipped")
+    only = args.sync or args.gpu
+    run_sync = (args.sync or not only) and not args.no_sync
+    run_gpu = (args.gpu or not only) and not args.no_gpu
     if args.toy:
         args.quick = True
         sizes = [200]
         reps = {"frames": 1, "presses": 3, "filter": 1, "sort": 1, "idle_s": 0.0, "browse": 2}
         sync_reps = {"runs": 200, "repeats": 1, "starts": 1}
+        gpu_reps = {"sizes": ["200x50"], "idle_s": 1.0, "feed_s": 3.0}
     elif args.quick:
         sizes = [1000]
         reps = {"frames": 2, "presses": 10, "filter": 4, "sort": 4, "idle_s": 10.0, "browse": 10}
         sync_reps = {"runs": 1000, "repeats": 1, "starts": 1}
+        gpu_reps = {"sizes": ["200x50", "80x24"], "idle_s": 5.0, "feed_s": 10.0}
     else:
         sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
         reps = {"frames": 5, "presses": 50, "filter": 20, "sort": 20, "idle_s": 60.0, "browse": 50}
         sync_reps = {"runs": 10_000, "repeats": 3, "starts": 3}
+        gpu_reps = {"sizes": ["200x50", "80x24"], "idle_s": 30.0, "feed_s": 60.0}
     if args.sync_runs:
         sync_reps["runs"] = args.sync_runs
-    if args.sync:
+    if only:
         sizes = []
     args.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(args.workdir, 0o700)
@@ -799,7 +800,11 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "toy": args.toy,
         "machine": machine_info(),
-        "repetitions": {**reps, "sync": sync_reps},
+        "repetitions": {
+            **reps,
+            **({"sync": sync_reps} if run_sync else {}),
+            **({"gpu": gpu_reps} if run_gpu else {}),
+        },
         "command": f"mlopstui --cache CACHE --tracking-uri {UNREACHABLE}",
         "sizes": [],
     }
@@ -811,7 +816,17 @@ def main(argv: list[str] | None = None) -> int:
             results["bare_idle"] = idle_cost(bare, 30.0)
     for size in sizes:
         results["sizes"].append(bench_size(size, args, env, reps))
-    if not args.no_sync:
+    if run_gpu:
+        import gpu_bench
+
+        results["gpu"] = gpu_bench.measure(
+            args.workdir,
+            env,
+            sizes=[tuple(int(x) for x in g.split("x")) for g in gpu_reps["sizes"]],
+            idle_s=gpu_reps["idle_s"],
+            feed_s=gpu_reps["feed_s"],
+        )
+    if run_sync:
         import sync_bench
 
         results["sync"] = sync_bench.measure(
@@ -821,7 +836,8 @@ def main(argv: list[str] | None = None) -> int:
             experiments=args.experiments,
             repeats=sync_reps["repeats"],
             starts=sync_reps["starts"],
-            warm_app=not sizes,  # the app's starts above compiled its bytecode already
+            # The app's starts above compiled its bytecode already.
+            warm_app=not sizes and not run_gpu,
         )
     results["seconds"] = round(time.time() - started, 1)
     busy1 = cpu_busy()
@@ -837,7 +853,12 @@ def main(argv: list[str] | None = None) -> int:
     elif args.toy:  # never beside the recorded results
         out = args.workdir / "results-toy.json"
     else:
-        suffix = "-quick" if args.quick else "-sync" if args.sync else ""
+        if args.quick:
+            suffix = "-quick"
+        elif only:
+            suffix = "-" + "-".join(n for n, on in (("sync", args.sync), ("gpu", args.gpu)) if on)
+        else:
+            suffix = ""
         out = HERE / "results" / f"{dt.date.today().isoformat()}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
@@ -846,6 +867,10 @@ def main(argv: list[str] | None = None) -> int:
         parts.append(table(results))
     if "sync" in results:
         parts.append(sync_table(results["sync"]))
+    if "gpu" in results:
+        from gpu_bench import gpu_table
+
+        parts.append(gpu_table(results["gpu"]))
     report = "\n\n".join(parts)
     if "bare_idle" in results:
         b = results["bare_idle"]
