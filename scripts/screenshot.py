@@ -1,4 +1,5 @@
-"""Regenerate docs/screenshot.svg: the workbench on freshly seeded demo data at 120x36.
+"""Regenerate docs/screenshot.svg (runs) and docs/screenshot-registry.svg (the registry with
+a version's aliases) on freshly seeded demo data at 120x36.
 
 Usage: .venv/bin/python scripts/screenshot.py  (needs the `local` extra for the demo store)
 """
@@ -20,12 +21,17 @@ async def _shoot(settings, out: Path) -> None:
 
     workbench = Workbench(settings)
     workbench.run_sync.sync_once()
+    workbench.registry_sync.sync_once()
     app = MlopsApp(workbench, start_sync=False)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
         await pilot.press("down", "down")
         await pilot.pause()
         app.save_screenshot(filename=out.name, path=str(out.parent))
+        await pilot.press("2", "down")
+        await pilot.pause(0.5)
+        registry = out.with_name("screenshot-registry.svg")
+        app.save_screenshot(filename=registry.name, path=str(registry.parent))
     workbench.close()
 
 
@@ -41,7 +47,7 @@ def main() -> int:
         demo.seed_demo(settings.tracking_uri, paths.local_artifact_root())
         out = ROOT / "docs" / "screenshot.svg"
         asyncio.run(_shoot(settings, out))
-        print(f"wrote {out}")
+        print(f"wrote {out} and {out.with_name('screenshot-registry.svg')}")
     return 0
 
 
