@@ -223,7 +223,7 @@ class NodeDetailScreen(Screen[None]):
                     v.stylize("dim")
             first = [
                 Text("?" if s.index is None else str(s.index)),
-                inert(s.uuid, "dim", limit=16 if narrow else 24),
+                inert(_middle(s.uuid, 16 if narrow else 24), "dim"),
             ]
             if not narrow:
                 first.append(inert(cells.short_product(s.product) or "?", limit=30))
@@ -439,3 +439,11 @@ def _signature(content: Any) -> tuple:
         )
         return (str(content.title), len(content.columns), cells)
     return (repr(content),)
+
+
+def _middle(text: str, limit: int) -> str:
+    """Cut a long id in the middle: GPU UUIDs share their start and differ at the end."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return f"{text[:head]}…{text[-(limit - 1 - head) :]}"
