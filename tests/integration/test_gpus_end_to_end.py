@@ -26,6 +26,14 @@ def dcgm_nodes(kube_admin):
     """The three nodes the DCGM history describes (cluster-scoped names: made and removed here)."""
     core = client.CoreV1Api(kube_admin)
     for name in DCGM_HOSTS:
+        # Pods of an earlier session may still be bound to these names (the control plane is
+        # shared by every run until `scripts/services down`).
+        bound = core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={name}")
+        for pod in bound.items:
+            with contextlib.suppress(ApiException):
+                core.delete_namespaced_pod(
+                    pod.metadata.name, pod.metadata.namespace, grace_period_seconds=0
+                )
         with contextlib.suppress(ApiException):
             core.delete_node(name)
     nodes = [create_gpu_node(kube_admin, name, gpus=8) for name in DCGM_HOSTS]
