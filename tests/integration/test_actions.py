@@ -217,7 +217,8 @@ def test_server_dead_between_intent_and_execution_records_failed(
 
     assert outcome.status == "failed" and "nothing was changed" in outcome.message
     (record,) = pipeline.audit.records()
-    assert record.state == "failed" and "connection refused" in record.error
+    # "connection refused", or "closed the connection" when a kept-alive socket went first.
+    assert record.state == "failed" and "did not answer" in record.error
     fresh_mlflow_server.restart()
     assert champion(MlflowClient(fresh_mlflow_server.url), name) == "1"
 

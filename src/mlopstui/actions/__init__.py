@@ -80,5 +80,10 @@ class AlreadyDone(Exception):
     """Raised by an executor when the target is already as asked: a no-op."""
 
 
+class NotSent(Exception):
+    """Raised by an executor when a step before its first write failed (e.g. re-reading the
+    confirmed state): the write never went out, so nothing changed."""
+
+
 class Conflict(ActionRefused):
     """The target changed between confirmation and execution; nothing was sent."""

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mlopstui import timefmt
-from mlopstui.actions import Action, ActionRefused, AlreadyDone, Conflict, Plan
+from mlopstui.actions import Action, ActionRefused, AlreadyDone, Conflict, NotSent, Plan
+from mlopstui.adapters import SourceError
 from mlopstui.adapters.kubernetes import KubeNode, KubeSource
 from mlopstui.cache import kube as store
 from mlopstui.cache.db import Writer
@@ -93,7 +94,10 @@ class _CordonExecutor:
         )
 
     def execute(self, plan: Plan) -> None:
-        node = self._live(plan.action)
+        try:
+            node = self._live(plan.action)
+        except SourceError as exc:  # the re-read failed: the patch never went out
+            raise NotSent(str(exc)) from exc
         if node.unschedulable == self.unschedulable:
             raise AlreadyDone(f"node {node.name} is already {_state(self.unschedulable)}")
         if node.unschedulable != plan.expected.get("unschedulable"):

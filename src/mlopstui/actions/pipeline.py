@@ -20,7 +20,15 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from mlopstui.actions import Action, ActionRefused, AlreadyDone, Conflict, Outcome, Plan
+from mlopstui.actions import (
+    Action,
+    ActionRefused,
+    AlreadyDone,
+    Conflict,
+    NotSent,
+    Outcome,
+    Plan,
+)
 from mlopstui.adapters import SourceError, SourceUnreachable
 from mlopstui.cache.audit import AuditError, AuditLog, AuditRecord
 
@@ -206,6 +214,8 @@ class Pipeline:
             return "noop", str(error) or "already done"
         if isinstance(error, Conflict | ActionRefused):
             return "refused", f"{error}; nothing was changed"
+        if isinstance(error, NotSent):
+            return "failed", f"{error}; nothing was changed"
         if error is not None and not isinstance(error, SourceError | Exception):
             return "unknown", f"interrupted: {type(error).__name__}"
         try:

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mlopstui.actions import Action, ActionRefused, AlreadyDone, Conflict, Plan
+from mlopstui.actions import Action, ActionRefused, AlreadyDone, Conflict, NotSent, Plan
+from mlopstui.adapters import SourceError
 from mlopstui.cache import registry as reg_store
 from mlopstui.cache.db import Writer
 from mlopstui.domain import AliasMove
@@ -102,7 +103,10 @@ class _RegistryExecutor:
 
     def _check_alias(self, plan: Plan, model: str, alias: str, target: str | None) -> None:
         """Refuse if the alias moved since the plan was confirmed; AlreadyDone if it is done."""
-        now = self.registry.alias_target(model, alias)
+        try:
+            now = self.registry.alias_target(model, alias)
+        except SourceError as exc:
+            raise NotSent(str(exc)) from exc
         if now == target:
             raise AlreadyDone(f"{alias} already points at {_v(target)}")
         if now != plan.expected.get("current"):
@@ -360,7 +364,10 @@ class _TagExecutor(_RegistryExecutor):
 
     def _check(self, plan: Plan) -> None:
         p = plan.action.params
-        now = self._current(p)
+        try:
+            now = self._current(p)
+        except SourceError as exc:
+            raise NotSent(str(exc)) from exc
         if now == plan.expected.get("target"):
             raise AlreadyDone(
                 f"{p['key']} is already {now!r}"
