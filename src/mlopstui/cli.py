@@ -242,12 +242,17 @@ def _print_table(records: list[dict[str, Any]], extra: list[str]) -> None:
         ]
         for r in records
     ]
-    widths = [max([len(c)] + [len(row[i]) for row in table]) for i, c in enumerate(cols)]
-    print("  ".join(c.upper().ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
-    for row in table:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    _print_columns([c.upper() for c in cols], table)
     if not records:
         print("(no runs match)")
+
+
+def _print_columns(cols: list[str], table: list[list[str]]) -> None:
+    """Print rows under a header, each column as wide as its widest cell."""
+    widths = [max([len(c)] + [len(row[i]) for row in table]) for i, c in enumerate(cols)]
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
+    for row in table:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
 def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
@@ -277,7 +282,7 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     try:
         log = AuditLog()
         unknown = len(log.unresolved())
-        total = len(log.records(limit=10**9))
+        total = log.count()
         log.close()
         detail = f"{log.path} ({total} records"
         detail += f", {unknown} with an unknown outcome: see `mlopstui audit`)" if unknown else ")"
@@ -412,10 +417,7 @@ def cmd_gpus(settings: Settings, args: argparse.Namespace) -> int:
         ]
         for r in rows
     ]
-    widths = [max([len(c)] + [len(row[i]) for row in table]) for i, c in enumerate(cols)]
-    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
-    for row in table:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    _print_columns(cols, table)
     if not rows:
         print("(no GPU nodes cached; run `mlopstui gpus --sync`)")
     for r in rows:
@@ -468,18 +470,11 @@ REFUSED = 3
 def _run_action(settings: Settings, args: argparse.Namespace, action: Any) -> int:
     """Prepare, confirm on the terminal (or --yes), run and report one action."""
     from mlopstui.actions import ActionRefused
-    from mlopstui.actions.wiring import build_pipeline
     from mlopstui.adapters import SourceError
     from mlopstui.workbench import Workbench
 
-    if settings.source_read_only(action.source):
-        print(
-            f"mlopstui: refused: read-only mode; {action.kind} is disabled (nothing was sent)",
-            file=sys.stderr,
-        )
-        return REFUSED
     bench = Workbench(settings)
-    pipeline = build_pipeline(bench)
+    pipeline = bench.pipeline  # its gate refuses read-only mode before anything is read
     try:
         try:
             plan = pipeline.prepare(action)
@@ -518,7 +513,6 @@ def _run_action(settings: Settings, args: argparse.Namespace, action: Any) -> in
             return 0
         return REFUSED if outcome.status == "refused" else 1
     finally:
-        pipeline.close()
         bench.close()
 
 
@@ -587,10 +581,7 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
                 text.clean(r.message or "", limit=80),
             ]
         )
-    widths = [max([len(c)] + [len(row[i]) for row in table]) for i, c in enumerate(cols)]
-    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
-    for row in table:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    _print_columns(cols, table)
     if not records:
         print("(no audit records" + (" in that period)" if since else ")"))
     return 0

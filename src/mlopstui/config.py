@@ -119,21 +119,14 @@ class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
     def tracking_label(self) -> str:
         """The tracking server as shown on screen: 'local store' for the embedded default,
         the home directory as '~'."""
-        if self.is_local_store:
-            return "local store"
-        home = str(Path.home())
-        uri = self.tracking_uri
-        return uri.replace(home, "~", 1) if home != "/" else uri
+        return "local store" if self.is_local_store else _home_as_tilde(self.tracking_uri)
 
     @property
     def tracking_source(self) -> str:
         """The tracking server as named in confirmations and the audit log: the embedded
         store says which file it is."""
-        if not self.is_local_store:
-            return self.tracking_label
-        home = str(Path.home())
-        uri = self.tracking_uri
-        return f"local store ({uri.replace(home, '~', 1) if home != '/' else uri})"
+        uri = _home_as_tilde(self.tracking_uri)
+        return f"local store ({uri})" if self.is_local_store else uri
 
     @property
     def is_local_store(self) -> bool:
@@ -168,6 +161,12 @@ class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
         if self.source_read_only("kubernetes"):
             return True
         return self.is_production_context(context) and not self.kubernetes.allow_production_writes
+
+
+def _home_as_tilde(uri: str) -> str:
+    """The home directory in a URI shown as '~'."""
+    home = str(Path.home())
+    return uri.replace(home, "~", 1) if home != "/" else uri
 
 
 class ConfigError(Exception):

@@ -87,10 +87,13 @@ class _RegistryExecutor:
     topics = TOPICS
     kind = ""
 
-    def __init__(self, registry: Any, writer: Writer, label: Callable[[], str]) -> None:
+    def __init__(
+        self, registry: Any, writer: Writer, label: Callable[[], str], user: str = ""
+    ) -> None:
         self.registry = registry
         self.writer = writer
         self.label = label
+        self.user = user
 
     def _plan(self, action: Action, title: str, before: str, after: str, **kw: Any) -> Plan:
         return Plan(action, title, self.label(), before, after, **kw)
@@ -152,10 +155,6 @@ class PromoteExecutor(_RegistryExecutor):
 
     kind = "promote"
 
-    def __init__(self, *args: Any, user: str = "") -> None:
-        super().__init__(*args)
-        self.user = user
-
     def plan(self, action: Action) -> Plan:
         p = action.params
         model, version, alias = p["model"], p["version"], p["alias"]
@@ -170,23 +169,18 @@ class PromoteExecutor(_RegistryExecutor):
                 "promoted"
             )
         current = self.registry.alias_target(model, alias)
-        details = (f"source run: {mv.run_id or '(none)'}", f"version status: {mv.status}")
-        if current == version:
-            return self._plan(
-                action,
-                title,
-                f"{alias} -> {_v(current)}",
-                f"{alias} -> {_v(version)}",
-                noop=f"{alias} already points at {model} v{version}; nothing to do",
-                expected={"current": current, "target": version},
-            )
         return self._plan(
             action,
             title,
             f"{alias} -> {_v(current)}",
             f"{alias} -> {_v(version)}",
             expected={"current": current, "target": version},
-            details=details,
+            details=(f"source run: {mv.run_id or '(none)'}", f"version status: {mv.status}"),
+            noop=(
+                f"{alias} already points at {model} v{version}; nothing to do"
+                if current == version
+                else None
+            ),
         )
 
     def execute(self, plan: Plan) -> None:
@@ -209,9 +203,8 @@ class RollbackExecutor(_RegistryExecutor):
     kind = "rollback"
 
     def __init__(self, *args: Any, reader: Callable[[], Any], user: str = "") -> None:
-        super().__init__(*args)
+        super().__init__(*args, user)
         self.reader = reader
-        self.user = user
 
     def _last_move(self, model: Any, alias: str, current: str) -> tuple[dict[str, Any], str] | None:
         """The recorded move that put the alias where it is: from the model tag, else the
@@ -303,10 +296,6 @@ class DeleteAliasExecutor(_RegistryExecutor):
 
     kind = "delete_alias"
 
-    def __init__(self, *args: Any, user: str = "") -> None:
-        super().__init__(*args)
-        self.user = user
-
     def plan(self, action: Action) -> Plan:
         p = action.params
         model, alias = p["model"], p["alias"]
@@ -389,17 +378,15 @@ class SetVersionTagExecutor(_TagExecutor):
         title = f"Tag {p['model']} v{p['version']}"
         before = f"{p['key']} = {current!r}" if current is not None else f"{p['key']} (not set)"
         after = f"{p['key']} = {p['value']!r}"
-        expected = {"current": current, "target": p["value"]}
-        if current == p["value"]:
-            return self._plan(
-                action,
-                title,
-                before,
-                after,
-                expected=expected,
-                noop=f"{p['key']} is already {current!r}",
-            )
-        return self._plan(action, title, before, after, expected=expected)
+        noop = f"{p['key']} is already {current!r}" if current == p["value"] else None
+        return self._plan(
+            action,
+            title,
+            before,
+            after,
+            expected={"current": current, "target": p["value"]},
+            noop=noop,
+        )
 
     def execute(self, plan: Plan) -> None:
         p = plan.action.params
@@ -442,9 +429,9 @@ def executors(
     """Every registry executor, sharing one adapter."""
     args = (registry, writer, label)
     return [
-        PromoteExecutor(*args, user=user),
+        PromoteExecutor(*args, user),
         RollbackExecutor(*args, reader=reader, user=user),
-        DeleteAliasExecutor(*args, user=user),
-        SetVersionTagExecutor(*args),
-        DeleteVersionTagExecutor(*args),
+        DeleteAliasExecutor(*args, user),
+        SetVersionTagExecutor(*args, user),
+        DeleteVersionTagExecutor(*args, user),
     ]

@@ -43,6 +43,10 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS audit_started ON audit(started);
 """
+_COLUMNS = (
+    "id, started, finished, user, host, pid, source, action, target, before, after, params,"
+    " outcome, message, error"
+)
 _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 _SECRET_QUERY = re.compile(r"(?i)\b(token|password|passwd|secret|api[_-]?key)=[^&\s]+")
 
@@ -229,9 +233,7 @@ class AuditLog:
         """Records newest first, optionally only those started at or after `since`."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, started, finished, user, host, pid, source, action, target, before,"
-                " after, params, outcome, message, error FROM audit WHERE started >= ?"
-                " ORDER BY id DESC LIMIT ?",
+                f"SELECT {_COLUMNS} FROM audit WHERE started >= ? ORDER BY id DESC LIMIT ?",
                 (since or 0, limit),
             ).fetchall()
         return [self._record(r) for r in rows]
@@ -240,8 +242,7 @@ class AuditLog:
         """One record, or None."""
         with self._lock:
             r = self._conn.execute(
-                "SELECT id, started, finished, user, host, pid, source, action, target, before,"
-                " after, params, outcome, message, error FROM audit WHERE id = ?",
+                f"SELECT {_COLUMNS} FROM audit WHERE id = ?",
                 (audit_id,),
             ).fetchone()
         return self._record(r) if r else None
@@ -253,10 +254,16 @@ class AuditLog:
         """Intents whose outcome nobody knows: no outcome and no live process, or 'unknown'."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id FROM audit WHERE outcome IS NULL OR outcome = 'unknown' ORDER BY id"
+                f"SELECT {_COLUMNS} FROM audit WHERE outcome IS NULL OR outcome = 'unknown'"
+                " ORDER BY id"
             ).fetchall()
-        found = [self.get(r[0]) for r in rows]
-        return [r for r in found if r is not None and r.state == "unknown"]
+        found = [self._record(r) for r in rows]
+        return [r for r in found if r.state == "unknown"]
+
+    def count(self) -> int:
+        """How many records the log holds."""
+        with self._lock:
+            return self._conn.execute("SELECT count(*) FROM audit").fetchone()[0]
 
     def close(self) -> None:
         """Close the database."""
