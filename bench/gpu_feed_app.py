@@ -24,6 +24,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlopstui.sync.scheduler import Job
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
@@ -37,7 +41,7 @@ def bench_samples(at: int, step: int, host: str = HOST) -> list:
     """Eight GPUs whose every shown value differs from those of `step - 1` (as in the pane
     test's `eight_local_samples`): utilisation +7 %, memory +331 MiB (0.3 GiB), temperature
     +1 °C, power +13 W per step."""
-    from mlopstui.cache.gpus import GpuSample
+    from mlopstui.domain.gpus import GpuSample
 
     return [
         GpuSample(host, f"GPU-bench-{i}", at, i, PRODUCT,
@@ -106,7 +110,7 @@ def _install() -> None:
 
     real_jobs = workbench.Workbench.jobs
 
-    def jobs(self, *, heartbeat: bool = True):  # noqa: ANN202
+    def jobs(self, *, heartbeat: bool = True) -> list[Job]:
         # After the first frame, as the real app imports it: NvmlSync imports the adapter
         # module's NvmlSource when it is built.
         from mlopstui.adapters import nvml

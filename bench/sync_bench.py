@@ -6,7 +6,7 @@ Seeds (or reuses) an MLflow store of N runs (bench/seed_server.py), serves it wi
 `mlflow server` on loopback, and measures in the same run, each path reading every run of every
 experiment newest first in pages of 1000:
 
-  (a) project sync: `Workbench(settings).run_sync.sync_once()` into a fresh cache: the HTTP
+  (a) project sync: `Workbench(settings).source("mlflow").run_sync.sync_once()` into a fresh cache: the HTTP
       adapter, JSON -> Run, and every cache write (upserts, FTS, key index, stats);
   (b) `MlflowClient(url).search_runs` paging with page tokens (MLflow's entities);
   (c) raw REST: `requests` POST /api/2.0/mlflow/runs/search, `resp.json()` only.
@@ -129,7 +129,7 @@ def _timed(fn, bucket: list[float]):
 
 def project_sync(url: str, cache: Path, config_file: Path, profile: bool = False) -> dict:
     """(a) the project's own sync of every run into a fresh cache, as the app's runs job
-    does it on a cold cache: `Workbench(settings).run_sync.sync_once()`."""
+    does it on a cold cache: `Workbench(settings).source("mlflow").run_sync.sync_once()`."""
     from mlopstui import config
     from mlopstui.workbench import Workbench
 
@@ -144,7 +144,7 @@ def project_sync(url: str, cache: Path, config_file: Path, profile: bool = False
     t0 = time.perf_counter()
     wb = Workbench(settings)
     t_open = time.perf_counter() - t0
-    sync = wb.run_sync
+    sync = wb.source("mlflow").run_sync
     request_s, write_s = [0.0], [0.0]
     sync.source._request = _timed(sync.source._request, request_s)
     sync._write = _timed(sync._write, write_s)

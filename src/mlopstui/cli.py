@@ -128,7 +128,7 @@ def cmd_ui(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
-    """Sync once (printing per source) or keep syncing in the foreground."""
+    """Sync once (printing per source and job) or keep syncing in the foreground."""
     from mlopstui.workbench import Workbench
 
     bench = Workbench(settings)
@@ -138,26 +138,42 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
         if not args.once:
             print(f"syncing {settings.tracking_uri} into {bench.cache_path}; Ctrl-C stops")
             bench.start()
+            _print_source_failures(bench)
             while True:
                 time.sleep(3600)
-        failed = 0
-        for job in bench.jobs(heartbeat=False):
-            if job.topic == "prune":  # housekeeping, not a source
-                bench.scheduler.run_job(job)
-                continue
-            rec = bench.scheduler.run_job(job)
-            took = (rec.finished or rec.started) - rec.started
-            note = getattr(getattr(job.run, "__self__", None), "note", None)
-            if rec.ok and note and not rec.rows:
-                print(f"{job.source}: {job.topic}: not available: {text.clean(note)}")
-            elif rec.ok:
-                print(f"{job.source}: {job.topic}: ok, {rec.rows} rows in {took:.1f} s")
-            else:
-                failed += 1
-                print(f"{job.source}: {job.topic}: FAILED: {text.clean(rec.error)}")
+        failed = _run_jobs(bench, bench.jobs(heartbeat=False))
+        failed += _print_source_failures(bench)
         return 1 if failed else 0
     finally:
         bench.close()
+
+
+def _run_jobs(bench: Any, jobs: list[Any], *, out: Any = None) -> int:
+    """Run each job once, print one line for it; returns how many failed."""
+    out = out or sys.stdout
+    failed = 0
+    for job in jobs:
+        rec = bench.scheduler.run_job(job)
+        if job.housekeeping and rec.ok:
+            continue
+        took = (rec.finished or rec.started) - rec.started
+        note = job.note() if job.note is not None else None
+        if rec.ok and note and not rec.rows:
+            print(f"{job.source}: {job.topic}: not available: {text.clean(note)}", file=out)
+        elif rec.ok:
+            print(f"{job.source}: {job.topic}: ok, {rec.rows} rows in {took:.1f} s", file=out)
+        else:
+            failed += 1
+            print(f"{job.source}: {job.topic}: FAILED: {text.clean(rec.error)}", file=out)
+    return failed
+
+
+def _print_source_failures(bench: Any) -> int:
+    """One line per plugin source that could not be loaded or opened; returns the count."""
+    failures = bench.sources.load_plugins()
+    for f in failures:
+        print(f"FAILED source {f.name} ({f.target}): {text.clean(f.reason)}", file=sys.stderr)
+    return len(failures)
 
 
 def _find_experiment(conn: Any, name: str | None) -> str | None:
@@ -256,18 +272,18 @@ def _print_columns(cols: list[str], table: list[list[str]]) -> None:
 
 
 def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
-    """Check the config, the cache and each configured source."""
-    import os
-
-    from mlopstui.adapters import SourceError
+    """Check the config, the cache, the audit log and every source (built-in and plugin).
+    Prints one line per check and never a traceback."""
     from mlopstui.cache import db
+    from mlopstui.cache.audit import AuditError, AuditLog
 
     failures = 0
 
-    def report(name: str, ok: bool, detail: str) -> None:
+    def report(name: str, ok: bool | None, detail: str) -> None:
         nonlocal failures
-        failures += not ok
-        print(f"{'OK  ' if ok else 'FAIL'} {name}: {text.clean(detail)}")
+        failures += ok is False
+        mark = "--  " if ok is None else ("OK  " if ok else "FAIL")
+        print(f"{mark} {name}: {text.clean(detail)}")
 
     report("config", True, settings.config_file or "no config file; defaults and environment")
     try:
@@ -277,8 +293,6 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
         report("cache", True, f"{settings.cache_path} ({count} runs cached)")
     except Exception as exc:
         report("cache", False, str(exc))
-    from mlopstui.cache.audit import AuditError, AuditLog
-
     try:
         log = AuditLog()
         unknown = len(log.unresolved())
@@ -289,25 +303,48 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
         report("audit", not unknown, detail)
     except AuditError as exc:
         report("audit", False, str(exc))
-    if os.environ.get("MLFLOW_TRACKING_TOKEN"):
-        auth = "bearer token from MLFLOW_TRACKING_TOKEN"
-    elif os.environ.get("MLFLOW_TRACKING_USERNAME"):
-        auth = "basic auth from MLFLOW_TRACKING_USERNAME/PASSWORD"
-    else:
-        auth = "no credentials"
-    from mlopstui.adapters.mlflow import MlflowSource
-
-    s = settings.mlflow
-    source = MlflowSource(settings.tracking_uri, timeout=s.request_timeout, max_retries=0)
+    except Exception as exc:
+        report("audit", False, f"{type(exc).__name__}: {exc}")
+    bench = _doctor_workbench(settings)
+    if bench is None:
+        return 1
     try:
-        report("mlflow", True, f"{source.ping()} ({auth})")
-    except SourceError as exc:
-        report("mlflow", False, str(exc))
-    except ImportError as exc:
-        report("mlflow", False, f"{exc}; the local store needs `pip install 'mlopstui[local]'`")
-    for name, var in (("kubernetes", "KUBECONFIG"), ("docker", "DOCKER_HOST")):
-        print(f"--   {name}: not used by this version ({var} is read once it is)")
+        for source in bench.sources:
+            try:
+                checks = source.check()
+            except Exception as exc:  # a source's broken check is its own failure only
+                report(source.name, False, f"check failed: {type(exc).__name__}: {exc}")
+                continue
+            for check in checks:
+                report(check.name, check.ok, check.detail)
+        for failure in bench.sources.load_plugins():
+            report(f"source {failure.name}", False, f"{failure.target}: {failure.reason}")
+    finally:
+        bench.close()
     return 1 if failures else 0
+
+
+def _doctor_workbench(settings: Settings) -> Any:
+    """A workbench for `doctor`'s source checks, over a scratch cache when the real one
+    cannot be opened (already reported). Every source is opened and loaded."""
+    import tempfile
+    from pathlib import Path
+
+    from mlopstui.workbench import Workbench
+
+    try:
+        bench = Workbench(settings)
+    except Exception:
+        scratch = Path(tempfile.mkdtemp(prefix="mlopstui-doctor-")) / "cache.sqlite"
+        try:
+            import msgspec
+
+            bench = Workbench(msgspec.structs.replace(settings, cache=str(scratch)))
+        except Exception as exc:
+            print(f"FAIL sources: cannot open any cache to check them: {text.clean(str(exc))}")
+            return None
+    bench.sources.load_plugins()
+    return bench
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -344,43 +381,64 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(settings: Settings, args: argparse.Namespace) -> int:
-    """List pane entry points, then load them and report the ones that fail."""
+    """List pane and source entry points, then load them and report the ones that fail."""
     from mlopstui.plugin_api import API_VERSION, registry
+    from mlopstui.sources import catalog
 
+    print("panes:")
     for ep in registry.listed():
-        print(f"{ep.name:<14} {ep.value}")
+        print(f"  {ep.name:<14} {ep.value}")
+    print("sources:")
+    for ep in catalog.listed():
+        print(f"  {ep.name:<14} {ep.value}")
     _panes, failures = registry.load(API_VERSION)
     for failure in failures:
-        print(f"FAILED {failure.name}: {text.clean(failure.reason)}")
-    return 1 if failures else 0
+        print(f"FAILED pane {failure.name}: {text.clean(failure.reason)}")
+    taken: set[str] = set()
+    source_failures = 0
+    for ep in catalog.listed():
+        loaded = catalog.load_class(ep, taken)
+        if isinstance(loaded, catalog.SourceFailure):
+            source_failures += 1
+            print(f"FAILED source {loaded.name}: {text.clean(loaded.reason)}")
+        else:
+            taken.add(loaded.name or ep.name)
+    return 1 if failures or source_failures else 0
 
 
 def cmd_gpus(settings: Settings, args: argparse.Namespace) -> int:
     """Print the GPU nodes of the pinned context (allocation, use, health) from the cache."""
+    from mlopstui.cache import gpu_nodes
     from mlopstui.cache import kube as kube_store
+    from mlopstui.sources import gpu as gpu_source
+    from mlopstui.sources import kubernetes as kube_source
     from mlopstui.workbench import Workbench
 
     bench = Workbench(settings)
+    failed = 0
     try:
-        kube = bench.kube
-        if kube is None:
-            reason = bench.kube_error or (
-                "no kubeconfig: set KUBECONFIG, [kubernetes] kubeconfig, or pass --context"
-            )
+        cluster = bench.sources.get(kube_source.NAME)
+        kube = cluster.client if isinstance(cluster, kube_source.KubernetesSource) else None
+        if cluster is None or kube is None:
+            reason = getattr(cluster, "error", None) or kube_source.NO_KUBECONFIG
             print(f"mlopstui: {text.clean(reason)}", file=sys.stderr)
             return 2
         if args.sync:
-            for job in bench.jobs(heartbeat=False):
-                if job.source in ("kubernetes", "dcgm", "nvml"):
+            metrics = bench.sources.get(gpu_source.NAME)
+            for source in (cluster, metrics):
+                if source is None:
+                    continue
+                for job in source.jobs(heartbeat=False):
                     rec = bench.scheduler.run_job(job)
                     if not rec.ok:
+                        failed += 1
                         print(
                             f"{job.source}: {job.topic}: FAILED: {text.clean(rec.error)}",
                             file=sys.stderr,
                         )
         conn = bench.reader()
         g = settings.gpu
-        rows = kube_store.node_rows(
+        rows = gpu_nodes.node_rows(
             conn, kube.context, time.time(), g.busy_threshold, g.idle_minutes
         )
         for status in kube_store.watch_status(conn, kube.context).values():
@@ -399,7 +457,7 @@ def cmd_gpus(settings: Settings, args: argparse.Namespace) -> int:
             indent=2,
         )
         sys.stdout.write("\n")
-        return 0
+        return 1 if failed else 0
     print(f"context {text.clean(kube.context)} ({text.clean(kube.server)})")
     cols = ["NODE", "PRODUCT", "ALLOC", "IN-USE", "UTIL", "MEM", "TEMP", "POWER", "STATUS", "AGE"]
     table = [
@@ -426,7 +484,7 @@ def cmd_gpus(settings: Settings, args: argparse.Namespace) -> int:
             print(
                 f"idle but allocated: {text.clean(r.name)}: held by {text.clean(pods, limit=200)}"
             )
-    return 0
+    return 1 if failed else 0
 
 
 def _num(value: float | int | None, unit: str = "", digits: int = 0) -> str:
@@ -518,14 +576,14 @@ def _run_action(settings: Settings, args: argparse.Namespace, action: Any) -> in
 
 def cmd_promote(settings: Settings, args: argparse.Namespace) -> int:
     """Point an alias at a version through the action pipeline."""
-    from mlopstui.actions import registry
+    from mlopstui.actions import mlflow_registry as registry
 
     return _run_action(settings, args, registry.promote(args.model, args.version, args.alias))
 
 
 def cmd_rollback(settings: Settings, args: argparse.Namespace) -> int:
     """Point an alias back through the action pipeline."""
-    from mlopstui.actions import registry
+    from mlopstui.actions import mlflow_registry as registry
 
     return _run_action(settings, args, registry.rollback(args.model, args.alias))
 

@@ -107,6 +107,10 @@ class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
     ui: UiSettings = msgspec.field(default_factory=UiSettings)
     kubernetes: KubernetesSettings = msgspec.field(default_factory=KubernetesSettings)
     gpu: GpuSettings = msgspec.field(default_factory=GpuSettings)
+    sources: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    """[sources.<name>]: each plugin source's own settings, handed to it as plain values."""
+    panes: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    """[panes.<pane_id>]: each pane's own settings, read by the pane with `ctx.config()`."""
     config_file: str | None = None
     """Where the file settings came from (set by `load`, not by users)."""
 
@@ -158,7 +162,7 @@ class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
     def context_read_only(self, context: str | None) -> bool:
         """Whether writes to a Kubernetes context are removed (read-only switches, or a
         production context unless production writes are allowed)."""
-        if self.source_read_only("kubernetes"):
+        if self.read_only or self.kubernetes.read_only:
             return True
         return self.is_production_context(context) and not self.kubernetes.allow_production_writes
 
@@ -187,6 +191,16 @@ ENV_KEYS: dict[str, str] = {
     "MLOPSTUI_KUBE_CONTEXT": "kubernetes.context",
     "MLOPSTUI_PROMETHEUS_URL": "gpu.prometheus_url",
 }
+
+
+def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """`base` with every leaf of `overlay` set in it (nested tables merged, not replaced)."""
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
 
 
 def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -277,10 +291,8 @@ def load(
             _set(overlay, dotted, value)
             origin[dotted] = f"option --{dotted.split('.')[-1].replace('_', '-')}"
     if overlay:
-        merged = msgspec.to_builtins(settings)
-        for section in ("mlflow", "ui", "kubernetes", "gpu"):
-            merged[section].update(overlay.pop(section, {}))
-        merged.update(overlay)
+        # One key at a time: a variable or flag never replaces the rest of its section.
+        merged = _merge(msgspec.to_builtins(settings), overlay)
         try:
             settings = msgspec.convert(merged, Settings)
         except msgspec.ValidationError as exc:

@@ -31,6 +31,8 @@ _ESCAPES = re.compile(
 _DROP = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
 )
+_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+_SECRET_QUERY = re.compile(r"(?i)\b(token|password|passwd|secret|api[_-]?key)=[^&\s]+")
 
 
 def clean(value: object, *, multiline: bool = False, limit: int | None = None) -> str:
@@ -57,3 +59,9 @@ def clean(value: object, *, multiline: bool = False, limit: int | None = None) -
 def clean_mapping(values: dict[str, object] | None) -> dict[str, str]:
     """Clean every key and value of a mapping (tags, params, labels)."""
     return {clean(k): clean(v) for k, v in (values or {}).items()}
+
+
+def redact(value: str) -> str:
+    """A URI or text without credentials (user:password@ and token= query values): what the
+    audit log, the status bar and the source panel may show of a source."""
+    return _SECRET_QUERY.sub(r"\1=***", _CREDENTIALS.sub("***@", value))

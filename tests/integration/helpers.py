@@ -247,7 +247,7 @@ class Interrupted:
 
 
 def sync_and_kill_after_first_batch(bench: Any, server: MlflowServer) -> Interrupted:
-    """Run `bench.run_sync.sync_once()` in a thread; SIGKILL the server after its first run page.
+    """Run `bench.source("mlflow").run_sync.sync_once()` in a thread; SIGKILL the server after its first run page.
 
     The sync thread is held inside the batch announcement while the server dies, so the kill
     lands deterministically between the first page and the next request.
@@ -262,7 +262,7 @@ def sync_and_kill_after_first_batch(bench: Any, server: MlflowServer) -> Interru
 
     def target() -> None:
         try:
-            bench.run_sync.sync_once()
+            bench.source("mlflow").run_sync.sync_once()
         except BaseException as exc:  # handed to the test
             outcome["error"] = exc
 

@@ -21,8 +21,8 @@ from helpers import REPO_ROOT, run_cli, wait_until
 from registry_fixtures import PENDING, make_model, set_version_status
 
 from mlopstui.actions import ActionRefused
-from mlopstui.actions import registry as acts
-from mlopstui.actions.registry import alias_tag
+from mlopstui.actions import mlflow_registry as acts
+from mlopstui.actions.mlflow_registry import alias_tag
 from mlopstui.actions.wiring import build_pipeline
 from mlopstui.cache import registry as reg_store
 from mlopstui.cache.audit import AuditLog
@@ -56,7 +56,7 @@ def setup(mlflow_server, client, make_workbench, tmp_path):
         bench = make_workbench(
             uri or mlflow_server.url, cache=f"{uuid.uuid4().hex}.sqlite", **settings
         )
-        bench.registry_sync.sync_once()
+        bench.source("mlflow").registry_sync.sync_once()
         pipeline = build_pipeline(bench, audit_path=tmp_path / "audit.sqlite")
         return name, bench, pipeline
 
@@ -165,7 +165,7 @@ def test_rollback_needs_a_recorded_move(setup, client):
         pipeline.prepare(acts.rollback(name, "champion"))
     # Another client moves it; the sync observes the move, so it can be rolled back.
     client.set_registered_model_alias(name, "champion", "3")
-    bench.registry_sync.sync_once()
+    bench.source("mlflow").registry_sync.sync_once()
     plan = pipeline.prepare(acts.rollback(name, "champion"))
     assert plan.after == "champion -> v1" and "cache's alias history" in plan.details[0]
     assert pipeline.run(plan).status == "ok"

@@ -96,7 +96,10 @@ def test_first_sync_backfills_an_hour_then_polls_instant_values(
 ) -> None:
     announced: list[tuple[str, set[str]]] = []
     settings = Settings(gpu=GpuSettings(prometheus_url=prometheus_url, nvml=False))
-    jobs = gpu_sync.jobs(settings, writer, lambda src, topics: announced.append((src, topics)))
+    feeds = gpu_sync.GpuFeeds(
+        settings.gpu, writer, lambda src, topics: announced.append((src, topics))
+    )
+    jobs = feeds.jobs()
     assert [(j.source, j.topic, j.interval) for j in jobs] == [
         ("dcgm", "gpus", 30.0),
         ("gpu-history", "prune", 3600.0),

@@ -15,7 +15,8 @@ from kube_fixtures import compact_etcd
 from kubernetes import client
 
 from mlopstui.adapters import SourceError, SourceUnreachable
-from mlopstui.adapters.kubernetes import KubeForbidden, KubePod, KubeSource, ResourceExpired
+from mlopstui.adapters.kubernetes import KubeForbidden, KubeSource, ResourceExpired
+from mlopstui.domain.kubernetes import KubePod
 
 pytestmark = pytest.mark.kubernetes
 pytest_plugins = ["kube_fixtures"]

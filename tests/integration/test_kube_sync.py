@@ -21,7 +21,7 @@ from kubernetes import client
 from mlopstui import config
 from mlopstui.adapters import SourceUnreachable
 from mlopstui.adapters.kubernetes import KubeSource
-from mlopstui.cache import db
+from mlopstui.cache import db, gpu_nodes
 from mlopstui.cache import kube as store
 from mlopstui.sync import kubernetes as kube_sync
 from mlopstui.sync.scheduler import Scheduler
@@ -58,8 +58,8 @@ def writer(tmp_path: Path):
     w.close()
 
 
-def rows_of(writer, context: str, names: set[str]) -> dict[str, store.NodeRow]:
-    rows = store.node_rows(writer.conn, context, now=time.time())
+def rows_of(writer, context: str, names: set[str]) -> dict[str, gpu_nodes.NodeRow]:
+    rows = gpu_nodes.node_rows(writer.conn, context, now=time.time())
     return {r.name: r for r in rows if r.name in names}
 
 

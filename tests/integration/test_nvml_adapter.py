@@ -217,17 +217,18 @@ def test_driver_not_loaded_is_reported(tmp_path: Path, nvml_lib: Path) -> None:
 SYNC_PRELUDE = """
 from pathlib import Path
 from mlopstui.cache import db, gpus as store
-from mlopstui.config import GpuSettings, Settings
+from mlopstui.config import GpuSettings
 from mlopstui.sync import gpus as gpu_sync
 from mlopstui.sync.scheduler import Scheduler
 
 writer = db.Writer(db.open_writer(Path("cache") / "c.sqlite"))
 scheduler = Scheduler(writer)
 announced = []
-jobs = gpu_sync.jobs(
-    Settings(gpu=GpuSettings(nvml_interval=1.0)), writer,
+feeds = gpu_sync.GpuFeeds(
+    GpuSettings(nvml_interval=1.0), writer,
     lambda src, topics: announced.append([src, sorted(topics)]),
 )
+jobs = feeds.jobs()
 nvml_job = next(j for j in jobs if j.source == "nvml")
 
 def records():
@@ -259,7 +260,7 @@ def test_sync_stores_devices_and_processes_and_announces_changes_only(
         OUT["procs"] = [[p.index, p.pid, p.used_mem] for p in store.processes(conn)]
         OUT["note"] = store.note(conn, "nvml")
         OUT["sources"] = sorted({{d.source for d in store.devices(conn)}})
-        gpu_sync.close(jobs)
+        feeds.close()
         """
     out = run_child(SYNC_PRELUDE + textwrap.dedent(body), standin_env(nvml_lib, fixture), tmp_path)
     assert out["jobs"] == [["nvml", "gpus", 1.0, True], ["gpu-history", "prune", 3600.0, True]]

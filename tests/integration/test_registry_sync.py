@@ -92,13 +92,13 @@ def test_alias_moved_by_another_client_is_observed(mlflow_server: MlflowServer, 
     make_model(client, name, 3)
     client.set_registered_model_alias(name, "champion", "1")
     bench = make_workbench(mlflow_server.url)
-    bench.registry_sync.sync_once()
+    bench.source("mlflow").registry_sync.sync_once()
 
     client.set_registered_model_alias(name, "champion", "3")  # someone else promotes
     client.set_registered_model_alias(name, "challenger", "2")
-    bench.registry_sync.sync_once()
+    bench.source("mlflow").registry_sync.sync_once()
     client.delete_registered_model_alias(name, "challenger")
-    bench.registry_sync.sync_once()
+    bench.source("mlflow").registry_sync.sync_once()
 
     with bench.reader() as conn:
         history = registry_store.alias_history(conn, name, "champion")

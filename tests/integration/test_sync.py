@@ -45,7 +45,7 @@ def synced_seeded(seeded_mlflow_server: Seeded, tmp_path_factory: pytest.TempPat
     bench = Workbench(
         config.load(flags={"cache": str(cache), "mlflow.tracking_uri": server.url}, environ={})
     )
-    written = bench.run_sync.sync_once()
+    written = bench.source("mlflow").run_sync.sync_once()
     conn = bench.reader()
     try:
         yield bench, conn, written
@@ -167,7 +167,7 @@ def test_focus_experiment_gets_the_first_page(seeded_mlflow_server: Seeded, make
     assert max(r.start_time for r in dataset.runs_in(NLP)) > max(
         r.start_time for r in dataset.runs_in(VISION)
     )
-    bench.run_sync.focus_experiment = vision
+    bench.source("mlflow").run_sync.focus_experiment = vision
     batches: list[tuple[set[str], dict[str, int]]] = []
 
     def listener(source: str, topics: set[str]) -> None:
@@ -181,7 +181,7 @@ def test_focus_experiment_gets_the_first_page(seeded_mlflow_server: Seeded, make
         batches.append((set(topics), per_exp))
 
     bench.scheduler.listeners.append(listener)
-    bench.run_sync.sync_once()
+    bench.source("mlflow").run_sync.sync_once()
 
     assert batches[0] == ({"experiments"}, {})
     first_runs = next(counts for topics, counts in batches if "runs" in topics)
@@ -214,7 +214,7 @@ def test_incremental_sync_follows_changes(mlflow_server: MlflowServer, make_work
     failed = new_run("failed", base + 120_000, status="FAILED", end=_now_ms() - 1000)
 
     bench = make_workbench(server.url)
-    sync = bench.run_sync
+    sync = bench.source("mlflow").run_sync
     reader = bench.reader()
     sync.sync_once()
     assert cached_run_ids(reader, exp) == {done, live, failed}
@@ -295,7 +295,7 @@ def test_server_dying_mid_sync_fails_fast_and_keeps_what_landed(
     assert len(cached_run_ids(reader)) == 5, "the page that landed stays"
 
     server.restart()
-    bench.run_sync.sync_once()
+    bench.source("mlflow").run_sync.sync_once()
     assert cached_run_ids(reader) == everything
     reader.close()
 
@@ -310,7 +310,7 @@ def test_incremental_pass_interrupted_mid_paging_loses_nothing(
     base = _now_ms() - 4 * 3_600_000
     first = [client.create_run(exp, start_time=base + i).info.run_id for i in range(2)]
     bench = make_workbench(server.url, mlflow__page_size=5)
-    bench.run_sync.sync_once()  # the full sweep: the next passes are incremental
+    bench.source("mlflow").run_sync.sync_once()  # the full sweep: the next passes are incremental
 
     # A burst of runs, one minute apart, all newer than the watermark: three pages.
     burst_start = _now_ms() - 60 * 60_000
@@ -321,7 +321,7 @@ def test_incremental_pass_interrupted_mid_paging_loses_nothing(
     assert isinstance(outcome.error, SourceUnreachable), repr(outcome.error)
 
     server.restart()
-    bench.run_sync.sync_once()
+    bench.source("mlflow").run_sync.sync_once()
     reader = bench.reader()
     assert cached_run_ids(reader, exp) == set(first) | set(burst)
     reader.close()
@@ -387,18 +387,18 @@ def test_auth_proxy_refusal_and_token(
     monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
     bench = make_workbench(auth_proxy.url, cache="no-token.sqlite")
     with pytest.raises(SourceAuthError) as info:
-        bench.run_sync.sync_once()
+        bench.source("mlflow").run_sync.sync_once()
     assert "MLFLOW_TRACKING_TOKEN" in str(info.value)
     assert "401" in str(info.value)
     assert auth_proxy.refused >= 1 and auth_proxy.forwarded == 0
 
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "wrong")
     with pytest.raises(SourceAuthError):
-        make_workbench(auth_proxy.url, cache="wrong.sqlite").run_sync.sync_once()
+        make_workbench(auth_proxy.url, cache="wrong.sqlite").source("mlflow").run_sync.sync_once()
 
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", auth_proxy.token)
     bench = make_workbench(auth_proxy.url, cache="token.sqlite")
-    bench.run_sync.sync_once()
+    bench.source("mlflow").run_sync.sync_once()
     reader = bench.reader()
     assert cached_run_ids(reader) == {r.run_id for r in dataset.runs}
     reader.close()
@@ -480,7 +480,7 @@ def test_sync_from_embedded_store(tmp_path: Path, make_workbench):
         ids.append(run_id)
 
     bench = make_workbench(uri)
-    bench.run_sync.sync_once()
+    bench.source("mlflow").run_sync.sync_once()
     reader = bench.reader()
     assert cached_run_ids(reader, exp) == set(ids)
     for i, run_id in enumerate(ids):
@@ -499,7 +499,7 @@ def test_sync_from_embedded_store(tmp_path: Path, make_workbench):
     newer = client.create_run(exp, run_name="newer").info.run_id
     client.set_terminated(ids[3], "FINISHED")
     client.delete_run(ids[0])
-    bench.run_sync.sync_once()
+    bench.source("mlflow").run_sync.sync_once()
     assert cached_run_ids(reader, exp) == {ids[1], ids[2], ids[3], newer}
     assert run_store.get_run(reader, ids[3]).status == "FINISHED"
     reader.close()
@@ -512,11 +512,11 @@ def test_deleted_experiment_drops_its_runs(mlflow_server: MlflowServer, make_wor
     live = client.create_run(exp, start_time=_now_ms(), run_name="live").info.run_id
     bench = make_workbench(mlflow_server.url)
     reader = bench.reader()
-    bench.run_sync.sync_once()
+    bench.source("mlflow").run_sync.sync_once()
     assert cached_run_ids(reader, exp) == {live}
 
     client.delete_experiment(exp)
-    bench.run_sync.sync_once()
+    bench.source("mlflow").run_sync.sync_once()
     assert cached_run_ids(reader, exp) == set()
     lifecycle, count = reader.execute(
         "SELECT lifecycle, run_count FROM experiments WHERE experiment_id = ?", (exp,)

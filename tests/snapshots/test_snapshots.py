@@ -21,7 +21,7 @@ from ui.builders import (
 )
 
 from mlopstui.actions import Plan
-from mlopstui.actions import registry as reg_actions
+from mlopstui.actions import mlflow_registry as reg_actions
 from mlopstui.ui.screens.audit import AuditScreen
 from mlopstui.ui.screens.confirm import ConfirmActionScreen
 from mlopstui.ui.screens.run_detail import RunDetailScreen

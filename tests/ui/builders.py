@@ -33,6 +33,7 @@ from mlopstui.domain import (
     Run,
     SyncRecord,
 )
+from mlopstui.ui import background
 from mlopstui.ui.app import MlopsApp
 from mlopstui.workbench import Workbench
 
@@ -399,7 +400,7 @@ def seed_audit(
     `unknown` until someone verifies it. A fixed `pid` is for pictures from another host."""
     import sqlite3
 
-    from mlopstui.actions import registry as reg_actions
+    from mlopstui.actions import mlflow_registry as reg_actions
     from mlopstui.cache.audit import AuditLog
 
     log = AuditLog(path)
@@ -538,8 +539,18 @@ def make_app(
     )
 
 
+async def jobs_settled(pilot: Any, timeout: float = 10.0) -> None:
+    """Let the app handle what is queued (a key press that starts a fetch, a count, an action
+    step), wait until no background job is in flight (`ui.background.settled`: every result
+    handed to its handler), then let it draw what they handed back."""
+    await pilot.pause()
+    await background.settled(pilot.app, timeout)
+    await pilot.pause()
+
+
 async def wait_for(pilot: Any, predicate: Callable[[], object], timeout: float = 5.0) -> None:
-    """Let the app run until `predicate()` is true (fetch threads, background counts)."""
+    """Let the app run until `predicate()` is true (for what no background job announces:
+    screens being pushed, sync messages; background results: `jobs_settled`)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():

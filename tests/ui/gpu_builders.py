@@ -1,7 +1,7 @@
 """Deterministic GPU caches, kubeconfigs and apps for the GPU nodes pane's UI and snapshot tests.
 
 The cache is seeded through the writers the sync uses (`cache.kube.replace`,
-`snapshot_allocations`, `cache.gpus.store_samples`, `store_processes`, `set_note`,
+`cache.gpu_nodes.snapshot_allocations`, `cache.gpus.store_samples`, `store_processes`, `set_note`,
 `syncs.record_sync`), on top of the runs seed of builders.py (so a pod's MLflow run can be
 opened). Six hours of history at the frozen clock (2026-03-02 12:00 UTC):
 
@@ -24,12 +24,12 @@ from typing import Any
 import yaml
 
 from mlopstui import config
-from mlopstui.adapters.kubernetes import KubeEvent, KubeNode, KubePod
-from mlopstui.cache import db, syncs
+from mlopstui.cache import db, gpu_nodes, syncs
 from mlopstui.cache import gpus as gpu_store
 from mlopstui.cache import kube as kube_store
-from mlopstui.cache.gpus import GpuProcess, GpuSample
 from mlopstui.domain import SyncRecord
+from mlopstui.domain.gpus import GpuProcess, GpuSample
+from mlopstui.domain.kubernetes import KubeEvent, KubeNode, KubePod
 
 from .builders import DEAD_SERVER, FROZEN_NOW, THEME, build_cache, make_app, run_id
 
@@ -289,7 +289,7 @@ def seed_gpus(
             for at in steps:
                 kube_store.replace(conn, context, "nodes", [] if partial else _nodes(at))
                 kube_store.replace(conn, context, "pods", _pods(at))
-                kube_store.snapshot_allocations(conn, context, None, at)
+                gpu_nodes.snapshot_allocations(conn, context, None, at)
             kube_store.replace(conn, context, "events", _events())
             gpu_store.store_samples(conn, "dcgm", _samples(START if history else T - HOUR))
             if nvml:

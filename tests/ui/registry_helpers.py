@@ -1,5 +1,5 @@
 """Driving the Registry pane from Pilot tests: open it, put the cursor on a model or version,
-pick in a modal, wait for the action flow."""
+pick in a modal, wait for the action flow (its steps are background jobs: `jobs_settled`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from mlopstui.ui.panes.registry import RegistryPane
 from mlopstui.ui.screens.confirm import ConfirmActionScreen
 from mlopstui.ui.screens.registry_forms import ChoicePicker
 
-from .builders import notifications, wait_for
+from .builders import jobs_settled, notifications, wait_for
 
 
 def pane(app: MlopsApp) -> RegistryPane:
@@ -66,8 +66,11 @@ async def pick(pilot: Any, value: str) -> None:
 
 
 async def wait_confirm(pilot: Any) -> ConfirmActionScreen:
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmActionScreen), timeout=15)
-    return pilot.app.screen
+    """The confirm modal the flow opens once the action is prepared (off the loop)."""
+    await jobs_settled(pilot, timeout=15)
+    screen = pilot.app.screen
+    assert isinstance(screen, ConfirmActionScreen), f"no confirmation, {toasts(pilot.app)}"
+    return screen
 
 
 def toasts(app: MlopsApp) -> list[str]:
@@ -75,17 +78,15 @@ def toasts(app: MlopsApp) -> list[str]:
 
 
 async def wait_toast(pilot: Any, needle: str, timeout: float = 15) -> tuple[str, str]:
-    """Wait for a toast containing `needle`; returns (message, severity)."""
-
-    def found() -> tuple[str, str] | None:
-        return next((n for n in notifications(pilot.app) if needle in n[0]), None)
-
-    await wait_for(pilot, found, timeout=timeout)
-    result = found()
-    assert result is not None
-    return result
+    """The toast containing `needle`, once the background work under way has answered;
+    returns (message, severity)."""
+    await jobs_settled(pilot, timeout=timeout)
+    found = next((n for n in notifications(pilot.app) if needle in n[0]), None)
+    assert found is not None, f"no toast with {needle!r} among {toasts(pilot.app)}"
+    return found
 
 
 async def settle(pilot: Any) -> None:
-    """Let the flow finish: no action preparing, confirming or running."""
-    await wait_for(pilot, lambda: pilot.app.actions.busy_note() is None, timeout=15)
+    """Let the flow finish: no action preparing or running (and none left confirming)."""
+    await jobs_settled(pilot, timeout=15)
+    assert pilot.app.actions.busy_note() is None, pilot.app.actions.busy_note()

@@ -9,7 +9,15 @@ from textual.widgets import DataTable
 
 from mlopstui.ui.screens.audit import UNKNOWN, AuditScreen
 
-from .builders import FRAUD, notifications, screen_text, seed_audit, seed_registry, wait_for
+from .builders import (
+    FRAUD,
+    jobs_settled,
+    notifications,
+    screen_text,
+    seed_audit,
+    seed_registry,
+    wait_for,
+)
 from .mlflow_store import MODEL, store_app
 from .registry_helpers import wait_toast
 
@@ -57,7 +65,8 @@ async def test_v_verifies_an_unknown_record_against_the_source(store, tmp_path):
             await pilot.press("v")
             message, severity = await wait_toast(pilot, "verified later")
             assert severity == "information"
-            await wait_for(pilot, lambda: UNKNOWN not in screen_text(app))
+            await jobs_settled(pilot)
+            assert UNKNOWN not in screen_text(app)
             record = app.pipeline.audit.records()[0]
             assert record.state == "ok"
             assert "champion -> v2 is in place" in (record.message or "")

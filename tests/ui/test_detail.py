@@ -14,10 +14,10 @@ from .builders import (
     PARENT_RUN_ID,
     RUNS_BY_ID,
     CannedFetcher,
+    jobs_settled,
     notifications,
     run_index,
     screen_text,
-    wait_for,
 )
 
 SIZE = (140, 60)
@@ -45,7 +45,8 @@ async def open_run(pilot, run_id: str) -> RunDetailScreen:
     app = pilot.app
     app.query_one(RunsTable).move_to(run_index(run_id))
     await pilot.press("enter")
-    await wait_for(pilot, lambda: settled(app))
+    await jobs_settled(pilot)
+    assert settled(app)
     assert app.screen.run_id == run_id
     return app.screen
 
@@ -105,7 +106,8 @@ async def test_histories_and_artifacts_are_fetched_on_demand(app):
             ("metric_history", (("key", "val_acc"), ("run_id", PARENT_RUN_ID))),
         ]
         await pilot.press("h")  # refetch
-        await wait_for(pilot, lambda: len(fetcher.calls) == 5)
+        await jobs_settled(pilot)
+        assert len(fetcher.calls) == 5
 
 
 async def test_artifacts_are_listed(app):
@@ -136,7 +138,8 @@ async def test_p_on_a_child_opens_its_parent(app):
         await open_run(pilot, CHILD_RUN_IDS[0])
         assert f"parent: sweep-parent {PARENT_RUN_ID}  (p opens it)" in section(app, "family")
         await pilot.press("p")
-        await wait_for(pilot, lambda: settled(app) and app.screen.run_id == PARENT_RUN_ID)
+        await jobs_settled(pilot)
+        assert settled(app) and app.screen.run_id == PARENT_RUN_ID
         family = section(app, "family")
         assert f"child:  sweep-child-1 {CHILD_RUN_IDS[0]} FINISHED" in family
         assert f"child:  sweep-child-2 {CHILD_RUN_IDS[1]} FINISHED" in family

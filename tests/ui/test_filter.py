@@ -8,7 +8,15 @@ from textual.widgets import Input
 from mlopstui.cache import viewstate
 from mlopstui.ui.widgets.runs_table import RunsTable
 
-from .builders import HOSTILE_RUN_ID, SEED_RUNS, bulk_runs, screen_text, wait_for, write_runs
+from .builders import (
+    HOSTILE_RUN_ID,
+    SEED_RUNS,
+    bulk_runs,
+    jobs_settled,
+    notifications,
+    screen_text,
+    write_runs,
+)
 
 SIZE = (120, 36)
 
@@ -169,7 +177,6 @@ async def test_escape_forgets_the_filter_across_a_restart(app_for, cache):
         assert second.query_one(RunsTable).total == len(SEED_RUNS)
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 async def test_the_count_of_a_big_filtered_view_arrives(app_for, cache):
     write_runs(cache, bulk_runs(150))
     app = app_for(cache)
@@ -178,10 +185,38 @@ async def test_the_count_of_a_big_filtered_view_arrives(app_for, cache):
         await type_filter(pilot, "tags.team = 'vision'", paste=True)
         table = app.query_one(RunsTable)
         vision = len([r for r in SEED_RUNS if r.experiment_id == "1"]) + 150
-        await wait_for(pilot, lambda: table.total == vision, timeout=3)
+        await jobs_settled(pilot)
+        assert table.total == vision
         assert f"{vision} runs (filtered)" in str(app.query_one("#runs-info").render())
         await pilot.press("enter", "end")  # back to the table, then its last row
         assert table.current().name == "bulk-149"
+
+
+async def test_a_count_that_fails_says_so_and_keeps_the_first_rows(app_for, cache, monkeypatch):
+    import sqlite3
+
+    from mlopstui.cache import runs as run_store
+
+    def locked(self) -> int:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(run_store.RunsWindow, "count", locked)
+    write_runs(cache, bulk_runs(150))
+    app = app_for(cache)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.pause()
+        await type_filter(pilot, "tags.team = 'vision'", paste=True)
+        await jobs_settled(pilot)
+        assert notifications(app) == [
+            (
+                "Could not count the runs (the first ones are shown): database is locked"
+                " (details in the log)",
+                "error",
+            )
+        ]
+        table = app.query_one(RunsTable)
+        assert table.counting and table.total == 100  # the first page, "100+ runs"
+        assert "100+ runs (filtered)" in str(app.query_one("#runs-info").render())
 
 
 async def test_enter_keeps_the_filter_and_returns_to_the_table(app):
@@ -193,7 +228,8 @@ async def test_enter_keeps_the_filter_and_returns_to_the_table(app):
         table = app.query_one(RunsTable)
         assert app.focused is table
         assert table.total == 3
-        await wait_for(pilot, lambda: viewstate.load(app.reader, "runs:*").get("filter") == "sweep")
+        await jobs_settled(pilot)  # the view is saved off the loop
+        assert viewstate.load(app.reader, "runs:*").get("filter") == "sweep"
         # Esc on the table leaves the kept filter alone.
         await pilot.press("escape")
         await pilot.pause()

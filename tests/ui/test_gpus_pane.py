@@ -20,8 +20,8 @@ from textual._compositor import CompositorUpdate
 from textual.widgets import Input
 
 from mlopstui.actions import Plan
-from mlopstui.actions import kube as kube_actions
-from mlopstui.cache.kube import NodeRow
+from mlopstui.actions import kubernetes as kube_actions
+from mlopstui.cache.gpu_nodes import NodeRow
 from mlopstui.ui.panes.gpus import GpuNodesPane
 from mlopstui.ui.screens.confirm import ConfirmActionScreen
 from mlopstui.ui.screens.help import HelpScreen
@@ -467,7 +467,7 @@ async def test_cordon_and_uncordon_from_the_keyboard_on_the_real_control_plane(
     real_cluster, tmp_path
 ):
     from mlopstui.adapters.kubernetes import KubeSource
-    from mlopstui.cache import db
+    from mlopstui.cache import db, gpu_nodes
     from mlopstui.cache import kube as kube_store
     from mlopstui.cache.audit import AuditLog
 
@@ -484,7 +484,7 @@ async def test_cordon_and_uncordon_from_the_keyboard_on_the_real_control_plane(
     writer = db.Writer(db.open_writer(cache))
     with writer.transaction() as conn:  # as the node watch would have cached it
         kube_store.replace(conn, source.context, "nodes", [live])
-        kube_store.snapshot_allocations(conn, source.context, None, FROZEN_NOW)
+        gpu_nodes.snapshot_allocations(conn, source.context, None, FROZEN_NOW)
     writer.close()
     app = make_app(cache, settings=gpu_settings(cache, kubeconfig, prometheus=False))
     try:

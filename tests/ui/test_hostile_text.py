@@ -21,6 +21,7 @@ from .builders import (
     HOSTILE_RUN_ID,
     HOSTILE_TAG_CLEAN,
     experiment_order,
+    jobs_settled,
     run_index,
     screen_text,
     terminal_output,
@@ -60,7 +61,8 @@ async def test_the_detail_shows_the_whole_name_and_tag_literally(app):
         await pilot.pause()
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, RunDetailScreen))
-        await wait_for(pilot, lambda: "fetching…" not in screen_text(app))
+        await jobs_settled(pilot)
+        assert "fetching…" not in screen_text(app)
         shown = assert_inert(app)
         assert HOSTILE_CLEAN in shown
         assert LINK in shown

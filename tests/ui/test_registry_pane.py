@@ -280,7 +280,7 @@ async def test_read_only_removes_every_write_key(app_for, registry_cache):
         assert notifications(app) == []
         assert app.pipeline.audit.records() == []
         # Even asked directly, the flow refuses before anything is read.
-        from mlopstui.actions import registry as reg_actions
+        from mlopstui.actions import mlflow_registry as reg_actions
 
         pane(app).ctx.request_action(reg_actions.promote(FRAUD, "3", "champion"))
         await pilot.pause()

@@ -7,7 +7,7 @@ from textual.widgets import Input, OptionList, SelectionList
 from mlopstui.ui.screens.pickers import ColumnPicker, SortPicker
 from mlopstui.ui.widgets.runs_table import RunsTable
 
-from .builders import CannedFetcher, notifications, seeded, wait_for
+from .builders import CannedFetcher, jobs_settled, notifications, seeded
 
 SIZE = (160, 40)
 VISION = "1"  # vision-resnet: its default columns include metrics and params
@@ -204,7 +204,8 @@ async def test_m_fetches_the_visible_runs_histories_and_shows_min_max(app_for, c
         await choose_experiment(pilot, VISION)
         table = app.query_one(RunsTable)
         await pilot.press("m")
-        await wait_for(pilot, lambda: table.row(0).values.get("metrics.val_acc.min") is not None)
+        await jobs_settled(pilot)
+        assert table.row(0).values.get("metrics.val_acc.min") is not None
         pane = app.active_pane()
         assert pane.minmax
         assert table.columns[4:10] == [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from textual.widgets import Input, OptionList
 
 from mlopstui.ui.app import SyncChanged
@@ -11,6 +10,7 @@ from mlopstui.ui.widgets.runs_table import RunsTable
 from .builders import (
     FROZEN_NOW,
     MINUTE_MS,
+    jobs_settled,
     new_run,
     screen_text,
     seeded,
@@ -71,7 +71,6 @@ async def test_runs_and_experiments_change_as_the_sync_announces_it(app, cache):
         assert "20 runs · 03-02 11:55" in shown  # vision-resnet: one more run, newest activity
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 async def test_a_filtered_view_is_recounted(app, cache):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -81,7 +80,8 @@ async def test_a_filtered_view_is_recounted(app, cache):
         assert table.total == 3
         write_runs(cache, [new_run("sweep-child-3", "3", start=NEWEST)])
         app.post_message(SyncChanged("mlflow", {"runs", "experiments"}))
-        await wait_for(pilot, lambda: table.total == 4, timeout=3)
+        await jobs_settled(pilot)  # the recount runs off the loop
+        assert table.total == 4
         assert table.row(0).name == "sweep-child-3"
         assert app.query_one(Input).value == "sweep"
 

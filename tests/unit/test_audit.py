@@ -13,8 +13,9 @@ import time
 import pytest
 
 from mlopstui.cache import audit
-from mlopstui.cache.audit import AuditLog, redact
+from mlopstui.cache.audit import AuditLog
 from mlopstui.cli import parse_since
+from mlopstui.text import redact
 
 
 def _intent(log: AuditLog, **over) -> int:

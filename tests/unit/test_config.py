@@ -217,3 +217,45 @@ def test_config_file_is_not_a_setting(tmp_path: Path) -> None:
     path.write_text('config_file = "/elsewhere"\n')
     with pytest.raises(ConfigError, match="config_file: unknown setting"):
         config.load(config=str(path), environ={})
+
+
+def test_a_variable_or_flag_changes_one_key_and_keeps_the_rest_of_its_section(
+    tmp_path: Path,
+) -> None:
+    """MLOPSTUI_KUBE_CONTEXT and --tracking-uri set one key each; the file's other keys in
+    [kubernetes] and [mlflow] stay as the file says."""
+    path = write(
+        tmp_path,
+        '[kubernetes]\nproduction_patterns = ["live-*"]\ncontext = "from-file"\n'
+        "[mlflow]\npoll_interval = 42\n",
+    )
+    s = config.load(
+        config=str(path),
+        environ={"MLOPSTUI_KUBE_CONTEXT": "from-env"},
+        flags={"mlflow.tracking_uri": "http://example.invalid"},
+    )
+    assert s.kubernetes.context == "from-env"
+    assert s.kubernetes.production_patterns == ["live-*"]
+    assert s.mlflow.tracking_uri == "http://example.invalid"
+    assert s.mlflow.poll_interval == 42
+
+
+def test_plugin_tables_for_panes_and_sources_are_accepted_as_plain_values(
+    tmp_path: Path,
+) -> None:
+    """[panes.<id>] and [sources.<name>] are the plugins' own: any keys, kept as written."""
+    path = write(
+        tmp_path,
+        '[panes.quota]\nwarn_at = 0.9\nteams = ["a", "b"]\n[sources.quota]\nurl = "http://q"\n',
+    )
+    s = config.load(config=str(path), environ={"MLOPSTUI_READ_ONLY": "1"})
+    assert s.panes == {"quota": {"warn_at": 0.9, "teams": ["a", "b"]}}
+    assert s.sources == {"quota": {"url": "http://q"}}
+    assert s.read_only is True
+
+
+def test_a_plugin_table_that_is_not_a_table_names_its_key(tmp_path: Path) -> None:
+    """panes = 3 is a mistake named with its key, like any other."""
+    path = write(tmp_path, "panes = 3\n")
+    with pytest.raises(ConfigError, match=r"panes: expected `object`"):
+        config.load(config=str(path), environ={})

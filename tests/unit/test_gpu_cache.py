@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlopstui.cache import db, gpus
-from mlopstui.cache.gpus import GpuDevice, GpuProcess, GpuSample
+from mlopstui.domain.gpus import GpuDevice, GpuProcess, GpuSample
 
 T0 = 1_800_000_000  # a whole minute (T0 % 60 == 0)
 H = "gpu-node-a"

@@ -11,9 +11,9 @@ import sqlite3
 
 import pytest
 
-from mlopstui.adapters.kubernetes import KubeEvent, KubeNode, KubePod, WatchEvent
-from mlopstui.cache import db
+from mlopstui.cache import db, gpu_nodes
 from mlopstui.cache import kube as store
+from mlopstui.domain.kubernetes import KubeEvent, KubeNode, KubePod, WatchEvent
 
 CTX = "dev"
 T0 = 1_800_000_000
@@ -39,7 +39,7 @@ def load(writer: db.Writer, nodes=(), pods=(), at: float = T0) -> None:
     with writer.transaction() as c:
         store.replace(c, CTX, "nodes", list(nodes))
         store.replace(c, CTX, "pods", list(pods))
-        store.snapshot_allocations(c, CTX, None, at)
+        gpu_nodes.snapshot_allocations(c, CTX, None, at)
 
 
 def samples(conn: sqlite3.Connection, host: str, util: float, since: int, until: int, gpus=2):
@@ -70,7 +70,7 @@ def test_allocation_sums_running_and_bound_pending_pods(writer, conn):
             pod("infer", "b", 1),
         ],
     )
-    rows = store.node_rows(conn, CTX, now=T0)
+    rows = gpu_nodes.node_rows(conn, CTX, now=T0)
     assert [r.name for r in rows] == ["a", "b"]  # GPU nodes only
     a, b = rows
     assert (a.allocatable, a.allocated, b.allocated) == (8, 6, 1)
@@ -90,12 +90,12 @@ def test_gpus_in_use_and_latest_metrics(writer, conn):
             ("elsewhere", "GPU-x", T0 - 30, 99.0, 1.0, 1.0, 1.0, 1.0),
         ],
     )
-    a = row(store.node_rows(conn, CTX, now=T0, busy_threshold=5), "a")
+    a = row(gpu_nodes.node_rows(conn, CTX, now=T0, busy_threshold=5), "a")
     assert (a.in_use, a.gpus_reporting) == (1, 2)
     assert a.util == pytest.approx(49.5)
     assert (a.mem_used, a.mem_total, a.temp, a.power) == (70500.0, 163840.0, 71.0, 450.0)
     # Samples older than RECENT say nothing about now.
-    later = row(store.node_rows(conn, CTX, now=T0 + store.RECENT + 60), "a")
+    later = row(gpu_nodes.node_rows(conn, CTX, now=T0 + gpu_nodes.RECENT + 60), "a")
     assert later.in_use is None and later.util is None
 
 
@@ -116,13 +116,13 @@ def test_idle_but_allocated_needs_allocation_idleness_and_coverage(writer, conn)
     samples(conn, "free", 0.0, T0 - 40 * MIN, T0)
     samples(conn, "new", 0.0, T0 - 40 * MIN, T0)
     samples(conn, "fresh", 0.0, T0 - 10 * MIN, T0)  # reporting for 10 min only
-    rows = store.node_rows(conn, CTX, now=T0, busy_threshold=5, idle_minutes=30)
+    rows = gpu_nodes.node_rows(conn, CTX, now=T0, busy_threshold=5, idle_minutes=30)
     flags = {r.name: r.idle_but_allocated for r in rows}
     assert flags == {"idle": True, "busy": False, "free": False, "new": False, "fresh": False}
     assert [h.name for h in row(rows, "idle").holders] == ["sleeper"]
     assert row(rows, "free").allocated == 0
     # A shorter idle window: the node that started reporting 10 min ago is idle long enough.
-    short = store.node_rows(conn, CTX, now=T0, busy_threshold=5, idle_minutes=5)
+    short = gpu_nodes.node_rows(conn, CTX, now=T0, busy_threshold=5, idle_minutes=5)
     assert row(short, "fresh").idle_but_allocated and row(short, "busy").idle_but_allocated
 
 
@@ -135,21 +135,21 @@ def test_watch_events_update_rows_and_write_allocation_history(writer, conn):
     ]
     with writer.transaction() as c:
         changed, touched = store.apply(c, CTX, "pods", events)
-        store.snapshot_allocations(c, CTX, touched, T0 + 60)
+        gpu_nodes.snapshot_allocations(c, CTX, touched, T0 + 60)
     assert (changed, touched) == (1, {"a"})
     with writer.transaction() as c:
         store.apply(c, CTX, "pods", [WatchEvent("DELETED", pod("train", "a", 4), "13")])
         store.apply(
             c, CTX, "nodes", [WatchEvent("MODIFIED", gpu_node("a", unschedulable=True), "14")]
         )
-        store.snapshot_allocations(c, CTX, {"a"}, T0 + 120)
-        store.snapshot_allocations(c, CTX, {"a"}, T0 + 180)  # nothing changed: no row
+        gpu_nodes.snapshot_allocations(c, CTX, {"a"}, T0 + 120)
+        gpu_nodes.snapshot_allocations(c, CTX, {"a"}, T0 + 180)  # nothing changed: no row
     history = conn.execute(
         "SELECT at, allocated, unschedulable, pods FROM gpu_allocations ORDER BY at"
     ).fetchall()
     assert [(r[0] - T0, r[1], r[2]) for r in history] == [(0, 4, 0), (60, 6, 0), (120, 2, 1)]
     assert json.loads(history[-1][3]) == [["ml", "eval", 2, T0 - 7200]]
-    now = row(store.node_rows(conn, CTX, now=T0 + 200), "a")
+    now = row(gpu_nodes.node_rows(conn, CTX, now=T0 + 200), "a")
     assert (now.allocated, now.cordoned, now.status) == (2, True, "Ready,cordoned")
 
 
@@ -158,27 +158,27 @@ def test_as_of_reads_allocation_history_and_past_samples(writer, conn):
     samples(conn, "a", 90.0, T0 - 40 * MIN, T0 + 40 * MIN)
     with writer.transaction() as c:  # at T0+30min the job ends; b is deleted at T0+35min
         store.apply(c, CTX, "pods", [WatchEvent("DELETED", pod("train", "a", 8), "20")])
-        store.snapshot_allocations(c, CTX, {"a"}, T0 + 30 * MIN)
+        gpu_nodes.snapshot_allocations(c, CTX, {"a"}, T0 + 30 * MIN)
         store.apply(c, CTX, "nodes", [WatchEvent("DELETED", gpu_node("b"), "21")])
-        store.snapshot_allocations(c, CTX, {"b"}, T0 + 35 * MIN)
+        gpu_nodes.snapshot_allocations(c, CTX, {"b"}, T0 + 35 * MIN)
     conn.execute("UPDATE gpu_samples SET util = 0 WHERE at > ?", (T0 + 30 * MIN,))
 
-    now = store.node_rows(conn, CTX, now=T0 + 40 * MIN)
+    now = gpu_nodes.node_rows(conn, CTX, now=T0 + 40 * MIN)
     assert [(r.name, r.allocated, r.in_use) for r in now] == [("a", 0, 0)]
-    past = store.node_rows(conn, CTX, now=T0 + 40 * MIN, as_of=T0 + 10 * MIN)
+    past = gpu_nodes.node_rows(conn, CTX, now=T0 + 40 * MIN, as_of=T0 + 10 * MIN)
     assert [(r.name, r.allocated, r.in_use, r.allocatable) for r in past] == [
         ("a", 8, 2, 8),
         ("b", 0, None, 8),
     ]
     assert past[0].holders[0].name == "train" and past[0].util == 90.0
     assert past[0].age == 86400 + 10 * MIN
-    assert store.node_rows(conn, CTX, now=T0, as_of=T0 - 1) == []  # before any history
+    assert gpu_nodes.node_rows(conn, CTX, now=T0, as_of=T0 - 1) == []  # before any history
 
 
 def test_nodes_forbidden_still_show_the_nodes_pods_hold(writer, conn):
     """RBAC: without nodes (the `view` role), pods still say which nodes hold GPUs."""
     load(writer, [], [pod("train", "hidden", 4)])
-    (r,) = store.node_rows(conn, CTX, now=T0)
+    (r,) = gpu_nodes.node_rows(conn, CTX, now=T0)
     assert (r.name, r.allocatable, r.allocated, r.status) == ("hidden", None, 4, "Unknown")
     with writer.transaction() as c:
         store.set_watch_status(
@@ -199,8 +199,8 @@ def test_contexts_are_kept_apart_and_relists_replace(writer, conn):
         store.replace(c, "prod", "nodes", [gpu_node("z")])
         changed, touched = store.replace(c, CTX, "nodes", [gpu_node("a")])
     assert (changed, touched) == (1, {"b"})
-    assert [r.name for r in store.node_rows(conn, CTX, now=T0)] == ["a"]
-    assert [r.name for r in store.node_rows(conn, "prod", now=T0)] == ["z"]
+    assert [r.name for r in gpu_nodes.node_rows(conn, CTX, now=T0)] == ["a"]
+    assert [r.name for r in gpu_nodes.node_rows(conn, "prod", now=T0)] == ["z"]
 
 
 def test_pods_on_and_events_keep_untrusted_text_verbatim(writer, conn):
@@ -232,4 +232,4 @@ def test_pods_on_and_events_keep_untrusted_text_verbatim(writer, conn):
     assert store.events_for(conn, CTX, "a")[1].message == hostile
     detail = store.node(conn, CTX, "a")
     assert detail is not None and detail.taints == (("gpu", "", "NoSchedule"),)
-    assert row(store.node_rows(conn, CTX, now=T0), "a").taints == ("gpu:NoSchedule",)
+    assert row(gpu_nodes.node_rows(conn, CTX, now=T0), "a").taints == ("gpu:NoSchedule",)

@@ -1,58 +1,57 @@
-"""Builds the session's Pipeline from a Workbench: its executors, gates and audit log."""
+"""Builds the session's Pipeline from a Workbench: every source's executors, its read-only
+rule and its label, and the audit log. Names no source."""
 
 from __future__ import annotations
 
-import getpass
+import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlopstui.actions.pipeline import Pipeline
-from mlopstui.cache.audit import AuditLog, redact
+from mlopstui.actions.pipeline import Executor, Pipeline
+from mlopstui.cache.audit import AuditLog
 
 if TYPE_CHECKING:
     from mlopstui.workbench import Workbench
 
+log = logging.getLogger(__name__)
 ACTION_TIMEOUT = 30.0
 
 
-def build_pipeline(workbench: Workbench, *, audit_path=None) -> Pipeline:  # noqa: ANN001
+def build_pipeline(workbench: Workbench, *, audit_path: Path | None = None) -> Pipeline:
     """The pipeline every write of this session goes through (UI and CLI alike)."""
-    from mlopstui.actions import registry as registry_actions
-    from mlopstui.adapters.mlflow import MlflowSource
-    from mlopstui.adapters.mlflow_registry import MlflowRegistry
-
     settings = workbench.settings
-    user = getpass.getuser()
-    # Its own source (own HTTP session and timeout): an action never waits behind a sync page.
-    source = MlflowSource(
-        settings.tracking_uri, timeout=settings.mlflow.request_timeout, max_retries=0
-    )
-    label = redact(settings.tracking_source)
-    executors = registry_actions.executors(
-        MlflowRegistry(source), workbench.writer, workbench.reader, lambda: label, user
-    )
-    kube = workbench.kube
-    if kube is not None:
-        from mlopstui.actions import kube as kube_actions
+    sources = workbench.sources
+    sources.load_plugins()
+    executors: list[Executor] = []
+    for source in sources:
+        try:
+            offered = source.executors()
+        except Exception:  # a source that cannot offer actions still syncs and shows
+            log.exception("source %s could not build its executors", source.name)
+            continue
+        executors += [e for e in offered if e.source == source.name]
 
-        # The same pinned source as the watches: a changed kubeconfig never redirects an action.
-        executors += kube_actions.executors(kube, workbench.writer)
+    def read_only(name: str) -> bool:
+        source = sources.get(name)
+        return settings.read_only if source is None else source.read_only()
 
-    def read_only(source_name: str) -> bool:
-        if source_name == "kubernetes":
-            return settings.context_read_only(kube.context if kube is not None else None)
-        return settings.source_read_only(source_name)
+    def label(name: str) -> str:
+        source = sources.get(name)
+        return name if source is None else (source.info().audit_label or name)
 
-    def resync(source_name: str, topics: set[str]) -> None:
-        workbench.scheduler.announce(source_name, topics)
+    def resync(name: str, topics: set[str]) -> None:
+        source = sources.get(name)
+        feed = source.feed_names()[0] if source is not None else name
+        workbench.scheduler.announce(feed, topics)
         if not workbench.scheduler.stopped:
-            workbench.scheduler.trigger(source_name)
+            workbench.scheduler.trigger(feed)
 
     return Pipeline(
         executors,
         read_only=read_only,
-        source_label=lambda name: label,
+        source_label=label,
         audit=lambda: AuditLog(audit_path),
         resync=resync,
         timeout=max(ACTION_TIMEOUT, settings.mlflow.request_timeout * 2),
-        user=user,
+        user=workbench.user,
     )

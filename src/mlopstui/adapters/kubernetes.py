@@ -18,14 +18,15 @@ import os
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from mlopstui.adapters import SourceAuthError, SourceError, SourceUnreachable
+from mlopstui.domain.kubernetes import KubeEvent, KubeNode, KubeObject, KubePod, WatchEvent
 
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
@@ -49,68 +50,6 @@ class KubeForbidden(SourceAuthError):
         """The user the API server named in its reason ('' when it named none)."""
         found = re.search(r'User "([^"]*)"', str(self))
         return found.group(1) if found else ""
-
-
-@dataclass(frozen=True, slots=True)
-class KubeNode:
-    """A node: GPU capacity (NVIDIA device plugin), product (GPU feature discovery), state."""
-
-    name: str
-    gpu_product: str = ""
-    gpu_capacity: int = 0
-    gpu_allocatable: int = 0
-    ready: str = "Unknown"
-    """The Ready condition's status: 'True', 'False' or 'Unknown'."""
-    unschedulable: bool = False
-    taints: tuple[tuple[str, str, str], ...] = ()
-    """(key, value, effect) each."""
-    labels: dict[str, str] = field(default_factory=dict)
-    conditions: tuple[dict[str, str], ...] = ()
-    """{type, status, reason, message, since} each."""
-    created: float | None = None
-    resource_version: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class KubePod:
-    """A pod with what the GPU pane needs: where it runs and how many GPUs it holds."""
-
-    namespace: str
-    name: str
-    node: str = ""
-    phase: str = ""
-    gpu_request: int = 0
-    owner_kind: str = ""
-    owner_name: str = ""
-    run_id: str = ""
-    created: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class KubeEvent:
-    """An event about a node (the kubelet's, the node controller's, a cordon)."""
-
-    namespace: str
-    name: str
-    object_kind: str = ""
-    object_name: str = ""
-    type: str = ""
-    reason: str = ""
-    message: str = ""
-    count: int = 1
-    last_seen: float | None = None
-
-
-KubeObject = KubeNode | KubePod | KubeEvent
-
-
-@dataclass(frozen=True, slots=True)
-class WatchEvent:
-    """One watch notification: ADDED, MODIFIED, DELETED, or BOOKMARK (obj None)."""
-
-    type: str
-    obj: KubeObject | None
-    resource_version: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +173,11 @@ def event_from(obj: dict[str, Any]) -> KubeEvent:
     )
 
 
-_PARSERS = {"nodes": node_from, "pods": pod_from, "events": event_from}
+_PARSERS: dict[str, Callable[[dict[str, Any]], KubeObject]] = {
+    "nodes": node_from,
+    "pods": pod_from,
+    "events": event_from,
+}
 
 
 # -- the kubeconfig
@@ -411,7 +354,7 @@ class KubeSource:
             self._counted(method.upper(), url)
             return send(method, url, *args, **kwargs)
 
-        rest.request = counted
+        rest.request = counted  # type: ignore[method-assign]  # every request is counted
         return client.CoreV1Api(api)
 
     def _call(self, what: str, fn_name: str, *args: Any, **kwargs: Any) -> Any:
@@ -655,7 +598,7 @@ def _status_error(status: int, message: str, context: str, what: str) -> SourceE
         error = SourceError(f"{message} ({what})")
     else:
         error = SourceError(f"{what}: HTTP {status}: {message}")
-    error.status = status  # type: ignore[attr-defined]
+    error.status = status
     return error
 
 

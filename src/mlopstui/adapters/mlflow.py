@@ -157,8 +157,8 @@ class MlflowSource:
             except (ValueError, AttributeError):
                 message = resp.text[:200]
             error = SourceError(f"{self.uri} answered HTTP {resp.status_code}: {message}")
-            error.status = resp.status_code  # type: ignore[attr-defined]
-            error.error_code = code  # type: ignore[attr-defined] - MLflow's, e.g. RESOURCE_DOES_NOT_EXIST
+            error.status = resp.status_code
+            error.error_code = code
             raise error
         try:
             return resp.json()
@@ -169,7 +169,8 @@ class MlflowSource:
 
     def _reason(self, exc: BaseException) -> str:
         """Why a request failed, in a few words (MLflow's own message buries it at the end)."""
-        parts, seen, cur = [], set(), exc
+        parts, seen = [], set()
+        cur: BaseException | None = exc
         while cur is not None and id(cur) not in seen:
             seen.add(id(cur))
             parts.append(f"{type(cur).__name__}: {cur}")

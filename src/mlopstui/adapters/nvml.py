@@ -23,7 +23,7 @@ from typing import Any
 
 from mlopstui import timefmt
 from mlopstui.adapters import SourceError
-from mlopstui.cache.gpus import GpuProcess, GpuSample
+from mlopstui.domain.gpus import GpuProcess, GpuSample
 
 MIB = 1024 * 1024
 NOT_FOUND = "NVML not found (no NVIDIA driver on this host)"

@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from mlopstui.adapters import SourceAuthError, SourceError, SourceUnreachable
-from mlopstui.cache.gpus import GpuSample
+from mlopstui.domain.gpus import GpuSample
 
 UTIL = "DCGM_FI_DEV_GPU_UTIL"
 FB_USED = "DCGM_FI_DEV_FB_USED"

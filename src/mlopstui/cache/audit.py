@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import sqlite3
 import threading
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlopstui import paths
+from mlopstui.text import redact
 
 APPLICATION_ID = 0x6D6C6161  # 'mlaa': marks a SQLite file as our audit log.
 _SCHEMA = """
@@ -47,13 +47,6 @@ _COLUMNS = (
     "id, started, finished, user, host, pid, source, action, target, before, after, params,"
     " outcome, message, error"
 )
-_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
-_SECRET_QUERY = re.compile(r"(?i)\b(token|password|passwd|secret|api[_-]?key)=[^&\s]+")
-
-
-def redact(value: str) -> str:
-    """A URI or text without credentials (user:password@ and token= query values)."""
-    return _SECRET_QUERY.sub(r"\1=***", _CREDENTIALS.sub("***@", value))
 
 
 def _redacted(value: Any) -> Any:
@@ -248,7 +241,8 @@ class AuditLog:
         return self._record(r) if r else None
 
     def _record(self, r: tuple) -> AuditRecord:
-        return AuditRecord(*r[:11], json.loads(r[11]), r[12], r[13], r[14], str(self.path))
+        fields = (*r[:11], json.loads(r[11]), *r[12:15], str(self.path))
+        return AuditRecord(*fields)
 
     def unresolved(self) -> list[AuditRecord]:
         """Intents whose outcome nobody knows: no outcome and no live process, or 'unknown'."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -113,7 +115,7 @@ def open_writer(path: Path) -> CacheOpen:
                 # so it is not moved aside; the person gets the reason instead.
                 raise CacheError(f"cannot open the cache {path}: {exc}") from None
             problem = f"it is damaged: {exc}"
-            conn = None  # type: ignore[assignment]
+            conn = None
         else:
             conn.close()
         if note is not None:
@@ -146,23 +148,18 @@ class Writer:
         self.note = opened.note
         self._lock = threading.Lock()
 
-    def transaction(self):  # noqa: ANN201 - a context manager yielding the connection
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         """`with writer.transaction() as conn:` commits on success, rolls back on error."""
-        from contextlib import contextmanager
-
-        @contextmanager
-        def _tx():
-            with self._lock:
-                self.conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self.conn
-                except BaseException:
-                    self.conn.execute("ROLLBACK")
-                    raise
-                else:
-                    self.conn.execute("COMMIT")
-
-        return _tx()
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close the connection (waits for a transaction in progress)."""

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from mlopstui.cache import syncs
+from mlopstui.domain.gpus import GpuDevice, GpuProcess, GpuSample
 
 FINE_WINDOW = 3600
 """Seconds of full-resolution history kept for thinned sources (the sparklines' hour)."""
@@ -25,58 +25,6 @@ COARSE_STEP = 60
 THINNED_SOURCES = ("nvml",)
 _THIN_STATE = ("gpu-history", "thinned_until")
 _NOTE_KEY = "note"
-
-
-@dataclass(frozen=True, slots=True)
-class GpuSample:
-    """One GPU's values at one time. `error` says why a device answered nothing (e.g. "GPU is
-    lost"); its values are then None. `index` and `product` are None/"" when not known."""
-
-    host: str
-    uuid: str
-    at: int
-    index: int | None = None
-    product: str = ""
-    util: float | None = None
-    mem_used: float | None = None
-    mem_total: float | None = None
-    temp: float | None = None
-    power: float | None = None
-    error: str | None = None
-
-    def values(self) -> tuple:
-        """What the pane shows of it (not the time): compared to tell a change from a repeat."""
-        return (self.util, self.mem_used, self.mem_total, self.temp, self.power, self.error)
-
-
-@dataclass(frozen=True, slots=True)
-class GpuDevice:
-    """A GPU as cached: where its numbers come from, when it was last seen, what is wrong."""
-
-    host: str
-    uuid: str
-    index: int
-    product: str
-    source: str
-    last_seen: float | None
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class GpuProcess:
-    """A process using a GPU (NVML). kind: "C" compute, "G" graphics, "C+G" both. `user` and
-    `command` are "" when /proc does not show the pid (another PID namespace); `command` is
-    untrusted text: sanitise before display. `used_mem` is None when NVML cannot tell."""
-
-    host: str
-    uuid: str
-    index: int
-    pid: int
-    kind: str = "C"
-    user: str = ""
-    command: str = ""
-    used_mem: float | None = None
-    at: int = 0
 
 
 # -- writes (the sync side, inside a writer transaction)
@@ -212,7 +160,8 @@ def latest(
     """Each GPU's newest sample at or before `as_of` (default: the newest of all), by host and
     index. A GPU with no sample by then is left out. `error` is the device's current error,
     given only for the present (as_of None): the cache keeps no history of errors."""
-    where, args = "", []
+    where = ""
+    args: list[object] = []
     if host is not None:
         where = "WHERE d.host = ?"
         args.append(host)
@@ -230,7 +179,10 @@ def latest(
     out = []
     for r in rows:
         error = r[10] if as_of is None else None
-        out.append(GpuSample(*r[:10], error=error))
+        host, uuid, at, index, product, util, mem_used, mem_total, temp, power = r[:10]
+        out.append(
+            GpuSample(host, uuid, at, index, product, util, mem_used, mem_total, temp, power, error)
+        )
     return out
 
 

@@ -269,7 +269,8 @@ class RunsWindow:
         self.sort = sort
         self.descending = descending
         self.compiled: Compiled | None = compile_filter(filter_text)
-        where, args = [], []
+        where: list[str] = []
+        args: list[object] = []
         if experiment_id is not None:
             where.append("r.experiment_id = ?")
             args.append(experiment_id)
@@ -279,7 +280,8 @@ class RunsWindow:
         self._where = " AND ".join(where) or "1"
         self._args = tuple(args)
         kind, key, _agg = split_column(sort)
-        self._join, self._join_args = "", ()
+        self._join = ""
+        self._join_args: tuple[str, ...] = ()
         # Sorting by a param/metric/tag value reads its (key, value) index in order, then the
         # runs without that key: a first page costs ~0.2 ms at 1M runs instead of sorting the
         # whole view (a LEFT JOIN ... ORDER BY took 0.3-1.4 s). Min/max have no index.

@@ -224,7 +224,7 @@ class _Parser:
 
 def _compare(column: str, op: str, value: object) -> tuple[str, list[object]]:
     if op in ("IN", "NOT IN"):
-        items = list(value)  # type: ignore[arg-type]
+        items = list(value)  # type: ignore[call-overload]
         return f"{column} {op} ({', '.join('?' * len(items))})", items
     if op == "LIKE":
         return f"{column} GLOB ?", [_like_to_glob(str(value))]

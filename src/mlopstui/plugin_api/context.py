@@ -61,13 +61,15 @@ class PaneContext(Protocol):
         ...
 
     def source_label(self, source: str) -> str:
-        """How a source is named on screen (e.g. the tracking server, without credentials)."""
+        """How a source is named on screen and in confirmations (e.g. the tracking server,
+        without credentials); the name itself for an unknown source."""
         ...
 
     def source_info(self, source: str) -> dict[str, Any]:
-        """What the session knows about a source, for display ({} for an unknown one).
-        "kubernetes": context (None without Kubernetes), server, production, read_only,
-        error. "gpu": prometheus, nvml (configured), busy_threshold, idle_minutes,
-        retention_days. "kubeconfig": contexts, production (names), error. The first
-        "kubernetes" or "kubeconfig" call reads the kubeconfig: never before the first frame."""
+        """What the session knows about a source, for display, as plain values ({} for an
+        unknown one): `mlopstui.sources.SourceInfo.as_dict()` of that source: name, label,
+        audit_label, configured, read_only, context, production, error, and the source's
+        own details (Kubernetes: server, contexts, production_contexts, contexts_error; GPU
+        metrics: prometheus, nvml, busy_threshold, idle_minutes, retention_days). The first
+        call for the Kubernetes source reads the kubeconfig: never before the first frame."""
         ...

@@ -9,14 +9,15 @@
 
 The harness gives the pane the same PaneContext contract the workbench does: read-only cache
 access, notifications (kept in `notifications`), and `fetch`, which calls `fetcher` (a
-function you pass) in a thread, so no network is involved. Actions a pane requests are kept
-in `requested_actions` and never run; `allows()` is True unless `read_only`.
+function you pass) off the loop the way the workbench does (`mlopstui.ui.background`), so no
+network is involved; `await harness.settled()` returns once no fetch is in flight.
+Actions a pane requests are kept in `requested_actions` and never run; `allows()` is True
+unless `read_only`.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from textual.app import App, ComposeResult
 
 from mlopstui.cache import db, syncs
 from mlopstui.domain import Freshness
+from mlopstui.ui import background
 
 
 class HarnessContext:
@@ -42,14 +44,7 @@ class HarnessContext:
         return syncs.freshness(self._conn, source)
 
     def fetch(self, what: str, on_done: Callable[[Any], None], /, **kwargs: Any) -> None:
-        def work() -> None:
-            try:
-                result: Any = self._app.fetcher(what, **kwargs)
-            except Exception as exc:
-                result = exc
-            self._app.call_from_thread(on_done, result)
-
-        threading.Thread(target=work, daemon=True).start()
+        background.run_fetch(self._app, self._app.fetcher, what, on_done, **kwargs)
 
     def notify(self, message: str, *, severity: str = "information") -> None:
         self._app.notifications.append((severity, message))
@@ -98,6 +93,11 @@ class PaneHarness(App):
 
     def compose(self) -> ComposeResult:
         yield self.pane
+
+    async def settled(self, timeout: float = 10.0) -> None:
+        """Return once no fetch is in flight and its on_done has run (TimeoutError after
+        `timeout` seconds, naming what is still running)."""
+        await background.settled(self, timeout)
 
     def topics_changed(self, topics: set[str]) -> None:
         """Tell the pane its topics changed, as a sync would."""

@@ -214,42 +214,52 @@ class GpuPrune:
         return gone
 
 
-def jobs(settings: Any, writer: Writer, announce: Announce) -> list[Job]:
-    """The GPU jobs that apply: DCGM when `gpu.prometheus_url` is set, NVML when `gpu.nvml`,
-    and the hourly prune always (it also keeps the Kubernetes allocation history bounded).
+class GpuFeeds:
+    """The GPU jobs that apply, and what they hold: DCGM when `gpu.prometheus_url` is set,
+    NVML when `gpu.nvml`, and the hourly prune always (it also keeps the Kubernetes
+    allocation history bounded). Feeds "dcgm", "nvml" and "gpu-history" each keep their own
+    freshness and backoff.
 
-    `announce(source, topics)` is the scheduler's. Builds sources lazily: nothing is imported
+    `announce(feed, topics)` is the scheduler's. Builds clients lazily: nothing is imported
     or connected here beyond the cheap modules."""
-    gpu = settings.gpu
-    out: list[Job] = []
-    if gpu.prometheus_url:
-        from mlopstui.adapters.prometheus import PrometheusSource
 
-        dcgm = DcgmSync(
-            PrometheusSource(gpu.prometheus_url),
-            writer,
-            announce,
-            interval=gpu.dcgm_interval,
-        )
-        out.append(Job(DCGM, TOPIC, gpu.dcgm_interval, dcgm.sync_once))
-    if gpu.nvml:
-        nvml = NvmlSync(writer, announce, interval=gpu.nvml_interval)
-        # quiet_ok: at 1 Hz a record per poll would rewrite the status bar every second;
-        # the first success, every failure and the recovery are still recorded.
-        job = Job(NVML, TOPIC, nvml.interval, nvml.sync_once, quiet_ok=True)
-        nvml.job = job
-        out.append(job)
-    prune = GpuPrune(writer, gpu.retention_days, announce)
-    out.append(Job(HISTORY, "prune", PRUNE_INTERVAL, prune.prune_once, quiet_ok=True))
-    return out
+    def __init__(self, gpu: Any, writer: Writer, announce: Announce) -> None:
+        self.dcgm: DcgmSync | None = None
+        self.nvml: NvmlSync | None = None
+        if gpu.prometheus_url:
+            from mlopstui.adapters.prometheus import PrometheusSource
 
+            self.dcgm = DcgmSync(
+                PrometheusSource(gpu.prometheus_url),
+                writer,
+                announce,
+                interval=gpu.dcgm_interval,
+            )
+        if gpu.nvml:
+            self.nvml = NvmlSync(writer, announce, interval=gpu.nvml_interval)
+        self.prune = GpuPrune(writer, gpu.retention_days, announce)
 
-def close(jobs: list[Job]) -> None:
-    """Release what the GPU jobs hold (NVML's init, Prometheus's connection); call it after
-    the scheduler has stopped."""
-    for job in jobs:
-        owner = getattr(job.run, "__self__", None)
-        if isinstance(owner, NvmlSync):
-            owner.close()
-        elif isinstance(owner, DcgmSync):
-            owner.source.close()
+    def jobs(self) -> list[Job]:
+        """The scheduler jobs of the feeds configured."""
+        out: list[Job] = []
+        if self.dcgm is not None:
+            out.append(Job(DCGM, TOPIC, self.dcgm.interval, self.dcgm.sync_once))
+        if self.nvml is not None:
+            # quiet_ok: at 1 Hz a record per poll would rewrite the status bar every second;
+            # the first success, every failure and the recovery are still recorded.
+            nvml = self.nvml
+            job = Job(
+                NVML, TOPIC, nvml.interval, nvml.sync_once, quiet_ok=True, note=lambda: nvml.note
+            )
+            nvml.job = job
+            out.append(job)
+        prune = self.prune.prune_once
+        out.append(Job(HISTORY, "prune", PRUNE_INTERVAL, prune, quiet_ok=True, housekeeping=True))
+        return out
+
+    def close(self) -> None:
+        """Release NVML's init and Prometheus's connection; call it after sync stopped."""
+        if self.nvml is not None:
+            self.nvml.close()
+        if self.dcgm is not None:
+            self.dcgm.source.close()

@@ -31,12 +31,13 @@ from mlopstui.adapters.kubernetes import (
     KubeForbidden,
     KubeSource,
     ResourceExpired,
-    WatchEvent,
     WatchStream,
     kubeconfig_paths,
 )
+from mlopstui.cache import gpu_nodes
 from mlopstui.cache import kube as store
 from mlopstui.cache.db import Writer
+from mlopstui.domain.kubernetes import WatchEvent
 from mlopstui.sync.scheduler import Job
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ class KubeWatcher:
         with self.writer.transaction() as conn:
             changed, touched = store.replace(conn, self.context, self.kind, listing.items)
             if self.kind != "events":
-                store.snapshot_allocations(conn, self.context, None, now)
+                gpu_nodes.snapshot_allocations(conn, self.context, None, now)
             self._set_status("watching", conn=conn)
         self.resource_version = listing.resource_version
         self.relists += 1
@@ -128,7 +129,7 @@ class KubeWatcher:
                 with self.writer.transaction() as conn:
                     changed, touched = store.apply(conn, self.context, self.kind, batch)
                     if touched:
-                        store.snapshot_allocations(conn, self.context, touched, now)
+                        gpu_nodes.snapshot_allocations(conn, self.context, touched, now)
                 # Only once the batch is committed: a failure in between re-reads it, never
                 # skips it.
                 self.resource_version = batch[-1].resource_version or self.resource_version

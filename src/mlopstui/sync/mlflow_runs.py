@@ -77,7 +77,8 @@ class MlflowRunSync:
         page_size: int | None = None,
         **kw,
     ) -> tuple[int, set[str]]:
-        count, seen = 0, set()
+        count = 0
+        seen: set[str] = set()
         highest: dict[str, int] = {}
         pages = self.source.search_runs(
             exp_ids,

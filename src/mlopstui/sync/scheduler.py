@@ -37,6 +37,11 @@ class Job:
     run: Callable[[], int]
     quiet_ok: bool = False
     """A heartbeat: a success after a success is not recorded (idle costs nothing)."""
+    note: Callable[[], str | None] | None = None
+    """Why a successful run brought nothing (e.g. no NVML on this host), for `sync --once`."""
+    housekeeping: bool = False
+    """Tidies the cache (retention) rather than syncing a source: `sync --once` runs it
+    without printing a line for it."""
     failures: int = 0
     wake: threading.Event = field(default_factory=threading.Event)
 

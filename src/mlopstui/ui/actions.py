@@ -3,21 +3,19 @@ loop -> a toast saying how it ended.
 
 Every write a key or a palette command asks for goes through `ActionFlow.request` (panes reach
 it as `ctx.request_action`). The flow never blocks the UI: reading the live state and carrying
-out the change run in threads, and their results come back with `call_from_thread`. While an
+out the change run off the loop (`ui.background`), and their results come back on it. While an
 action with the same `Action.key` is being prepared, confirmed or run, a second request for it
 is turned away ("already in progress"), so a doubled key press can never send two writes.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlopstui import text
 from mlopstui.actions import Action, ActionRefused, Outcome, Plan
-from mlopstui.adapters import SourceError
+from mlopstui.ui import background
 
 if TYPE_CHECKING:
     from mlopstui.ui.app import MlopsApp
@@ -91,26 +89,22 @@ class ActionFlow:
             done(None)
             return
         self._set_busy(action, f"checking {action.target}…")
+        background.run_off_loop(
+            self._app,
+            lambda: pipeline.prepare(action),
+            lambda plan: self._prepared(action, plan, done),
+            name=f"prepare-{action.kind}",
+            # Refused, the source failing, or a bug: each must end the flow and free the key.
+            on_error=lambda exc: self._not_prepared(action, exc, done),
+        )
 
-        def prepare() -> None:
-            try:
-                result: Plan | Exception = pipeline.prepare(action)
-            except (ActionRefused, SourceError) as exc:
-                result = exc
-            except Exception as exc:  # a bug must still end the flow and free the key
-                result = exc
-            self._call(self._prepared, action, result, done)
+    def _not_prepared(self, action: Action, exc: BaseException, done: OnDone) -> None:
+        self._set_busy(action, None)
+        prefix = "Refused" if isinstance(exc, ActionRefused) else "Could not prepare"
+        self._toast(f"{prefix}: {background.readable(exc)}", "error", 10)
+        done(None)
 
-        threading.Thread(target=prepare, name=f"prepare-{action.kind}", daemon=True).start()
-
-    def _prepared(self, action: Action, result: Plan | Exception, done: OnDone) -> None:
-        if isinstance(result, Exception):
-            self._set_busy(action, None)
-            prefix = "Refused" if isinstance(result, ActionRefused) else "Could not prepare"
-            self._toast(f"{prefix}: {result}", "error", 10)
-            done(None)
-            return
-        plan = result
+    def _prepared(self, action: Action, plan: Plan, done: OnDone) -> None:
         if plan.noop:
             self._set_busy(action, None)
             self._toast(f"Nothing to do: {plan.noop}", "information", 8)
@@ -133,12 +127,16 @@ class ActionFlow:
         self._set_busy(action, f"{plan.title}…")
         self._toast(f"{plan.title}…", "information", 3)
         pipeline = self._app.pipeline
-
-        def run() -> None:
-            outcome = pipeline.run(plan)  # never raises
-            self._call(self._finished, outcome, done)
-
-        threading.Thread(target=run, name=f"action-ui-{action.kind}", daemon=True).start()
+        background.run_off_loop(
+            self._app,
+            lambda: pipeline.run(plan),
+            lambda outcome: self._finished(outcome, done),
+            name=f"action-ui-{action.kind}",
+            # run() never raises; if a bug makes it, the write may have happened: say unknown.
+            on_error=lambda exc: self._finished(
+                Outcome("unknown", background.readable(exc), plan), done
+            ),
+        )
 
     def _finished(self, outcome: Outcome, done: OnDone) -> None:
         if outcome.plan is not None:
@@ -147,30 +145,30 @@ class ActionFlow:
         self._toast(outcome_message(outcome), _SEVERITY.get(outcome.status, "warning"), timeout)
         done(outcome)
 
-    def _call(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Hand a result to the UI thread (nothing to do once the app has gone)."""
-        with contextlib.suppress(RuntimeError):
-            self._app.call_from_thread(fn, *args)
-
     # ------------------------------------------------------------------ at start
 
     def check_unresolved(self) -> None:
-        """In a thread: warn about audit intents whose outcome nobody knows."""
+        """Off the loop: warn about audit intents whose outcome nobody knows."""
 
-        def check() -> None:
-            try:
-                pipeline = self._app.pipeline
-                found = pipeline.unresolved()
-                note = pipeline.audit.note
-            except Exception as exc:  # the audit log cannot be read: say so, carry on
-                self._call(self._toast, f"The audit log cannot be read: {exc}", "warning", 15)
-                return
+        def check() -> tuple[int, str | None]:
+            pipeline = self._app.pipeline
+            return len(pipeline.unresolved()), pipeline.audit.note
+
+        def checked(result: tuple[int, str | None]) -> None:
+            n, note = result
             if note:
-                self._call(self._toast, note, "warning", 15)
-            if found:
-                n = len(found)
+                self._toast(note, "warning", 15)
+            if n:
                 noun = "action has" if n == 1 else "actions have"
-                message = f"{n} {noun} an unknown outcome - press A to review"
-                self._call(self._toast, message, "warning", 15)
+                self._toast(f"{n} {noun} an unknown outcome - press A to review", "warning", 15)
 
-        threading.Thread(target=check, name="audit-unresolved", daemon=True).start()
+        background.run_off_loop(
+            self._app,
+            check,
+            checked,
+            name="audit-unresolved",
+            # The audit log cannot be read: say so, carry on.
+            on_error=lambda exc: self._toast(
+                f"The audit log cannot be read: {background.readable(exc)}", "warning", 15
+            ),
+        )

@@ -18,7 +18,9 @@ from textual.widgets import ContentSwitcher, Footer, Static, Tab, Tabs
 from mlopstui import text, timefmt
 from mlopstui.cache import syncs
 from mlopstui.config import Settings
+from mlopstui.domain import Freshness
 from mlopstui.plugin_api import API_VERSION, registry
+from mlopstui.sources import StatusItem
 from mlopstui.ui.actions import ActionFlow
 from mlopstui.ui.context import AppPaneContext
 from mlopstui.ui.pane_base import Pane
@@ -84,6 +86,7 @@ class MlopsApp(App):
         self.fetcher = fetcher or OnDemand(workbench)
         self.panes: list[Pane] = []
         self.failures: list[registry.PaneFailure] = []
+        self._theme_error: str | None = None
         # Themes before the first frame: setting one in on_mount re-styles and redraws it all.
         for theme in themes():
             self.register_theme(theme)
@@ -126,8 +129,12 @@ class MlopsApp(App):
 
     def _context_text(self) -> Text:
         label = Text(no_wrap=True, overflow="ellipsis", justify="right")
-        label.append("mlflow ", style="dim")
-        label.append(text.clean(self.settings.tracking_label, limit=48))
+        for source in self.workbench.sources:
+            headline = source.headline()
+            if headline:
+                label.append(f"{source.name} ", style="dim")
+                label.append(text.clean(headline, limit=48))
+                break
         if self.settings.read_only:
             label.append(" READ-ONLY", style="bold yellow")
         return label
@@ -179,9 +186,21 @@ class MlopsApp(App):
 
     def _start_sync(self) -> None:
         pane = self.active_pane()
-        if pane is not None and hasattr(pane, "focused_experiment"):
-            self.workbench.run_sync.focus_experiment = pane.focused_experiment()
+        if pane is not None:
+            # What the person looks at is synced first (e.g. the focused experiment's runs).
+            for name, hint in pane.sync_hints().items():
+                source = self.workbench.sources.get(name)
+                if source is not None and hint:
+                    source.focus(hint)
         self.workbench.start()
+        self._report_source_failures()
+
+    def _report_source_failures(self) -> None:
+        """Plugin sources that failed to load or open: stderr and one toast each."""
+        for failure in self.workbench.sources.failures:
+            message = f"Plugin source {failure.name} ({failure.target}) skipped: {failure.reason}"
+            print(f"mlopstui: {message}", file=sys.stderr)
+            self.notify(text.clean(message), severity="warning", timeout=10, markup=False)
 
     def _announced(self, source: str, topics: set[str]) -> None:
         """From sync and action threads: topics changed in the cache."""
@@ -234,23 +253,28 @@ class MlopsApp(App):
 
     def refresh_status(self) -> None:
         """Recompute the status bar (it repaints only if the text changed)."""
-        # The kubeconfig is read when sync starts (after the first frame), never for this bar.
-        kube = self.workbench.kube if self.workbench.kube_loaded else None
-        context = kube.context if kube is not None else None
+        items: list[tuple[StatusItem, Freshness | None]] = []
+        for source in self.workbench.sources:
+            try:
+                entries = source.status()
+            except Exception:  # a plugin's broken status() only loses its own entries
+                continue
+            for item in entries:
+                fresh = syncs.freshness(self.reader, item.feed) if item.feed else None
+                items.append((item, fresh))
         self.query_one(StatusBar).show(
-            server=self.settings.tracking_label,
-            freshness=[syncs.freshness(self.reader, "mlflow")],
+            items=items,
             read_only=self.settings.read_only,
             note=self.actions.busy_note(),
             now=timefmt.now(),
-            kube_context=context,
-            kube_production=self.settings.is_production_context(context),
         )
 
     def sync_now(self, source: str | None = None) -> None:
         """Sync now instead of at the next interval."""
         if self.start_sync:
-            self.workbench.scheduler.trigger(source)
+            found = self.workbench.sources.get(source) if source else None
+            for feed in found.feed_names() if found is not None else [source]:
+                self.workbench.scheduler.trigger(feed)
             self.notify("Syncing now…", timeout=2)
         else:
             self.notify("Sync is off in this session", severity="warning")
@@ -294,33 +318,17 @@ class MlopsApp(App):
 
 
 class OnDemand:
-    """On-demand fetches panes may ask for (run in a thread by the pane context)."""
+    """On-demand fetches panes may ask for (run in a thread by the pane context), answered by
+    the source that declares them (`Source.fetches`)."""
 
     def __init__(self, workbench: Workbench) -> None:
         self.workbench = workbench
 
     def __call__(self, what: str, **kwargs: Any) -> Any:
-        from mlopstui.cache import runs as run_store
-
-        source = self.workbench.mlflow
-        if what == "metric_history":
-            points = source.metric_history(kwargs["run_id"], kwargs["key"])
-            with self.workbench.writer.transaction() as conn:
-                run_store.store_metric_history(conn, kwargs["run_id"], kwargs["key"], points)
-            return points
-        if what == "metric_ranges":
-            # min/max need the whole history: MLflow's search returns only the latest value.
-            fetched = 0
-            for run_id in kwargs["run_ids"]:
-                histories = {k: source.metric_history(run_id, k) for k in kwargs["keys"]}
-                with self.workbench.writer.transaction() as conn:
-                    for key, points in histories.items():
-                        run_store.store_metric_history(conn, run_id, key, points)
-                fetched += len(histories)
-            return fetched
-        if what == "artifacts":
-            return source.artifacts(kwargs["run_id"], kwargs.get("path"))
-        raise ValueError(f"unknown fetch {what!r}")
+        source = self.workbench.sources.fetcher_of(what)
+        if source is None:
+            raise ValueError(f"no source offers the fetch {what!r}")
+        return source.fetch(what, **kwargs)
 
 
 def _log_to_file() -> None:

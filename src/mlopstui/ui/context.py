@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mlopstui import text
 from mlopstui.cache import syncs
-from mlopstui.cache.audit import redact
 from mlopstui.domain import Freshness
+from mlopstui.ui import background
 
 if TYPE_CHECKING:
     from mlopstui.actions import Action, Outcome
@@ -32,22 +31,13 @@ class AppPaneContext:
         return syncs.freshness(self._app.reader, source)
 
     def fetch(self, what: str, on_done: Callable[[Any], None], /, **kwargs: Any) -> None:
-        app = self._app
-
-        def work() -> None:
-            try:
-                result: Any = app.fetcher(what, **kwargs)
-            except Exception as exc:  # handed to the pane, which shows it
-                result = exc
-            app.call_from_thread(on_done, result)
-
-        threading.Thread(target=work, name=f"fetch-{what}", daemon=True).start()
+        background.run_fetch(self._app, self._app.fetcher, what, on_done, **kwargs)
 
     def notify(self, message: str, *, severity: str = "information") -> None:
         self._app.notify(text.clean(message), severity=severity, markup=False)  # type: ignore[arg-type]
 
     def config(self) -> dict[str, Any]:
-        return {}
+        return dict(self._app.settings.panes.get(self._pane_id, {}))
 
     def request_sync(self, source: str | None = None) -> None:
         self._app.sync_now(source)
@@ -63,11 +53,9 @@ class AppPaneContext:
         self._app.actions.request(action, on_done)
 
     def source_label(self, source: str) -> str:
-        if source == "mlflow":
-            return redact(self._app.settings.tracking_source)
-        return source
+        found = self._app.workbench.sources.get(source)
+        return source if found is None else (found.info().audit_label or source)
 
     def source_info(self, source: str) -> dict[str, Any]:
-        from mlopstui.ui.source_info import source_info
-
-        return source_info(self._app.settings, self._app.workbench, source)
+        found = self._app.workbench.sources.get(source)
+        return {} if found is None else found.info().as_dict()

@@ -47,6 +47,12 @@ class Pane(Widget):
         """Commands for the palette while this pane is shown."""
         return []
 
+    def sync_hints(self) -> dict[str, str]:
+        """What this pane shows, per source name, so sync fetches that first when it starts
+        (the experiments pane maps the MLflow source to the experiment on screen; see
+        `Source.focus`)."""
+        return {}
+
     def focus_default(self) -> None:
         """Focus the pane's main widget (called when the pane is shown)."""
         self.focus()

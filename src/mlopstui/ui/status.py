@@ -1,4 +1,5 @@
-"""The status bar: tracking server, freshness per source, read-only badge, cache notes.
+"""The status bar: each source's feeds and their freshness, badges (the pinned context),
+the read-only badge and notes.
 
 Only minute-resolution times are shown, and the bar is rewritten only when its text changes,
 so an idle workbench writes nothing to the terminal.
@@ -11,12 +12,13 @@ from textual.widgets import Static
 
 from mlopstui import text, timefmt
 from mlopstui.domain import Freshness
+from mlopstui.sources import StatusItem
 
 
 def freshness_text(f: Freshness, now: float) -> tuple[str, str]:
     """('synced 10:42', 'ok') / ('unreachable since 10:42, showing cached data from 10:40',
     'error') / ('not synced yet', 'muted')."""
-    if f.state == "failing":
+    if f.state == "failing" and f.failing_since is not None:
         since = timefmt.clock(int(f.failing_since * 1000), with_date=False)
         cached = (
             f", showing cached data from {timefmt.clock(int(f.last_ok * 1000), with_date=False)}"
@@ -50,15 +52,13 @@ class StatusBar(Static):
     def show(
         self,
         *,
-        server: str,
-        freshness: list[Freshness],
+        items: list[tuple[StatusItem, Freshness | None]],
         read_only: bool,
         note: str | None,
         now: float,
-        kube_context: str | None = None,
-        kube_production: bool = False,
     ) -> None:
-        """Rewrite the bar if (and only if) its content changed."""
+        """Rewrite the bar if (and only if) its content changed. `items` are the sources'
+        status entries, each with its feed's freshness (None for a badge)."""
         styles = {
             "ok": "green",
             "error": "bold red",
@@ -69,20 +69,26 @@ class StatusBar(Static):
         if read_only:
             line.append(" READ-ONLY ", style="bold black on yellow")
             line.append(" ")
-        for f in freshness:
+        for item, f in items:
+            if f is None:
+                continue
             msg, kind = freshness_text(f, now)
             line.append("● " if kind != "error" else "✗ ", style=styles[kind])
             line.append(f"{f.source} ", style="bold")
-            line.append(text.clean(server, limit=40), style="dim")
+            line.append(text.clean(item.label, limit=40), style="dim")
             line.append(f" {msg}", style=styles[kind])
             if kind == "error" and f.last_error:
                 line.append(f" — {text.clean(f.last_error, limit=80)}", style="dim")
-        if kube_context:
-            # The pinned Kubernetes context, on every pane: production in the danger colour.
-            line.append("  ⎈ ", style="bold red" if kube_production else "dim")
+        for item, f in items:
+            if f is not None:
+                continue
+            # A badge on every pane (the pinned Kubernetes context): danger in its colour.
             line.append(
-                text.clean(kube_context, limit=32),
-                style="bold white on red" if kube_production else "bold",
+                f"  {item.icon} " if item.icon else "  ", style="bold red" if item.danger else "dim"
+            )
+            line.append(
+                text.clean(item.label, limit=32),
+                style="bold white on red" if item.danger else "bold",
             )
         if note:
             line.append(f"  {text.clean(note)}", style="yellow")

@@ -6,7 +6,6 @@ view (sort, columns, filter, min/max) is remembered per experiment in the cache.
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from mlopstui.cache import db, viewstate
 from mlopstui.cache import runs as run_store
 from mlopstui.cache.search import FilterError
 from mlopstui.domain import Experiment
+from mlopstui.ui import background
 from mlopstui.ui.pane_base import Pane, PaneCommand
 from mlopstui.ui.status import freshness_text
 from mlopstui.ui.widgets.runs_table import RunsTable
@@ -114,6 +114,10 @@ class ExperimentsPane(Pane):
         """The experiment on screen (fetched first on a cold cache)."""
         return self.experiment_id
 
+    def sync_hints(self) -> dict[str, str]:
+        """The experiment on screen is synced first on a cold cache."""
+        return {"mlflow": self.experiment_id} if self.experiment_id else {}
+
     # ------------------------------------------------------------------ experiments
 
     def load_experiments(self) -> None:
@@ -197,16 +201,16 @@ class ExperimentsPane(Pane):
     def _save(self, path: Path, scope: str, state: dict[str, Any]) -> None:
         """Write view state on one background worker, in order (a save may wait behind a
         sync batch; two saves never overtake each other)."""
-
-        def save() -> None:
-            try:
-                viewstate.save(path, scope, state)
-            except Exception as exc:  # losing a view preference must not break the pane
-                self.app.call_from_thread(
-                    self.ctx.notify, f"Could not save the view: {exc}", severity="warning"
-                )
-
-        self._saver.submit(save)
+        background.run_off_loop(
+            self.app,
+            lambda: viewstate.save(path, scope, state),
+            name="save-view",
+            # Losing a view preference must not break the pane.
+            on_error=lambda exc: self.ctx.notify(
+                f"Could not save the view: {background.readable(exc)}", severity="warning"
+            ),
+            executor=self._saver,
+        )
 
     def ctx_cache_path(self) -> Path:
         """The cache file (view state is written beside the sync writer)."""
@@ -277,25 +281,29 @@ class ExperimentsPane(Pane):
         self._count_generation += 1
         generation = self._count_generation
         path = self.ctx_cache_path()
+        filter_text = self.filter_text
 
-        def count() -> None:
+        def count() -> int:
             conn = db.open_reader(path)
             try:
                 copy = run_store.RunsWindow(
                     conn,
                     experiment_id=window.experiment_id,
-                    filter_text=self.filter_text,
+                    filter_text=filter_text,
                     sort=window.sort,
                     descending=window.descending,
                 )
-                total = copy.count()
-            except Exception:
-                return
+                return copy.count()
             finally:
                 conn.close()
-            self.app.call_from_thread(self._counted, generation, total)
 
-        threading.Thread(target=count, name="count-runs", daemon=True).start()
+        background.run_off_loop(
+            self.app,
+            count,
+            lambda total: self._counted(generation, total),
+            name="count-runs",
+            failure="Could not count the runs (the first ones are shown)",
+        )
 
     def _counted(self, generation: int, total: int) -> None:
         if generation == self._count_generation:
@@ -444,7 +452,9 @@ class ExperimentsPane(Pane):
 
         def done(result: object) -> None:
             if isinstance(result, Exception):
-                self.ctx.notify(f"Min/max unavailable: {result}", severity="error")
+                self.ctx.notify(
+                    f"Min/max unavailable: {background.readable(result)}", severity="error"
+                )
             else:
                 table.reload()
 

@@ -1,7 +1,7 @@
 """The GPU nodes pane: which GPUs are allocated, which are busy, which node is sick.
 
 Everything shown comes from the cache: the GPU nodes of the pinned Kubernetes context
-(`cache.kube.node_rows`: allocation from the pods, use from DCGM or NVML samples, the
+(`cache.gpu_nodes.node_rows`: allocation from the pods, use from DCGM or NVML samples, the
 idle-but-allocated flag), this host's GPUs and processes (NVML), and each source's freshness.
 With `[`/`]` (or `t`) the same views show the cluster as of a past time, from the cached
 history. Cordon and uncordon go through the action pipeline and exist only where it offers
@@ -25,10 +25,11 @@ from textual.widgets import DataTable, Input, Static
 
 from mlopstui import timefmt
 from mlopstui.actions import Outcome
-from mlopstui.actions import kube as kube_actions
+from mlopstui.actions import kubernetes as kube_actions
+from mlopstui.cache import gpu_nodes
 from mlopstui.cache import gpus as gpu_store
 from mlopstui.cache import kube as kube_store
-from mlopstui.cache.kube import NodeRow
+from mlopstui.cache.gpu_nodes import NodeRow
 from mlopstui.domain import Freshness
 from mlopstui.ui.pane_base import Pane, PaneCommand
 from mlopstui.ui.screens import time_travel
@@ -189,7 +190,7 @@ class GpuNodesPane(Pane):
         context = self.context
         every: list[NodeRow] = []
         if context:
-            every = kube_store.node_rows(
+            every = gpu_nodes.node_rows(
                 conn,
                 context,
                 now,

@@ -19,7 +19,7 @@ from textual.events import Resize
 from textual.widgets import DataTable, Static
 
 from mlopstui import text, timefmt
-from mlopstui.actions import registry as reg_actions
+from mlopstui.actions import mlflow_registry as reg_actions
 from mlopstui.cache import registry as reg_store
 from mlopstui.cache import runs as run_store
 from mlopstui.domain import ModelVersion, RegisteredModel

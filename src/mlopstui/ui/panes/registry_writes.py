@@ -10,7 +10,7 @@ from typing import Any
 
 from mlopstui import text
 from mlopstui.actions import Outcome
-from mlopstui.actions import registry as reg_actions
+from mlopstui.actions import mlflow_registry as reg_actions
 from mlopstui.domain import ModelVersion, RegisteredModel
 from mlopstui.ui.pane_base import PaneCommand
 from mlopstui.ui.widgets import registry_cells as cells
@@ -72,7 +72,7 @@ class RegistryWrites:
             return
         model, version = got
         assert version is not None
-        choices = []
+        choices: list[tuple[str, str]] = []
         for alias in cells.ordered_aliases(list(model.aliases) + ["champion", "challenger"]):
             if any(alias == c for c, _ in choices):
                 continue

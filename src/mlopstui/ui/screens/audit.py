@@ -1,14 +1,12 @@
 """The audit screen: every write this tool attempted, newest first, and how it ended.
 
 An intent whose outcome nobody knows (the process died mid-action, or the source did not
-answer in time) is drawn as "outcome unknown - verify"; `v` re-reads the source for it (in a
-thread) and records what the source shows.
+answer in time) is drawn as "outcome unknown - verify"; `v` re-reads the source for it (off
+the loop) and records what the source shows.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from typing import Any
 
 from rich.table import Table
@@ -21,6 +19,7 @@ from textual.widgets import DataTable, Footer, Static
 from mlopstui import text, timefmt
 from mlopstui.actions import Outcome
 from mlopstui.cache.audit import AuditRecord
+from mlopstui.ui import background
 from mlopstui.ui.inert import inert
 from mlopstui.ui.widgets.keyed_table import fill
 
@@ -211,21 +210,20 @@ class AuditScreen(Screen[None]):
         self._verifying.add(record.id)
         self.notify(f"Verifying #{record.id} against the source…", timeout=3, markup=False)
         pipeline = self.pipeline
+        background.run_off_loop(
+            self.app,
+            lambda: pipeline.verify_record(record),
+            lambda outcome: self._verified(record, outcome),
+            name=f"verify-{record.id}",
+            # The audit log or the source failed: say so (and free the record for another v).
+            on_error=lambda exc: self._verified(record, exc),
+        )
 
-        def verify() -> None:
-            try:
-                outcome: Outcome | Exception = pipeline.verify_record(record)
-            except Exception as exc:  # the audit log or the source failed: say so
-                outcome = exc
-            with contextlib.suppress(RuntimeError):  # the app has gone
-                self.app.call_from_thread(self._verified, record, outcome)
-
-        threading.Thread(target=verify, name=f"verify-{record.id}", daemon=True).start()
-
-    def _verified(self, record: AuditRecord, outcome: Outcome | Exception) -> None:
+    def _verified(self, record: AuditRecord, outcome: Outcome | BaseException) -> None:
         self._verifying.discard(record.id)
-        if isinstance(outcome, Exception):
-            message, severity = f"#{record.id}: cannot verify: {outcome}", "error"
+        if isinstance(outcome, BaseException):
+            message = f"#{record.id}: cannot verify: {background.readable(outcome)}"
+            severity = "error"
         else:
             message = f"#{record.id}: {outcome.status}: {outcome.message}"
             severity = {"ok": "information", "failed": "error"}.get(outcome.status, "warning")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -20,9 +22,14 @@ FILTER_HELP = """Filter syntax (MLflow search, answered from the cache):
 Anything else is plain text, searched in run names and tags."""
 
 
-def _rows(bindings: list[Binding]) -> list[tuple[str, str]]:
+def _bindings(items: Iterable[BindingType]) -> list[Binding]:
+    """Bindings as Binding objects (BINDINGS may also hold (key, action[, description]))."""
+    return [b if isinstance(b, Binding) else Binding(*b) for b in items]
+
+
+def _rows(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
     out = []
-    for b in bindings:
+    for b in _bindings(bindings):
         if not b.description:
             continue
         keys = b.key_display or ", ".join(k.replace("_", " ") for k in b.key.split(","))
@@ -63,7 +70,7 @@ class HelpScreen(ModalScreen[None]):
             pane = self.pane
             offered = [
                 b
-                for b in type(pane).BINDINGS
+                for b in _bindings(type(pane).BINDINGS)
                 if not b.action.startswith("app.")
                 and pane.check_action(b.action.split("(")[0], ()) is not False
             ]

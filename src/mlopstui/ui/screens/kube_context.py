@@ -23,7 +23,7 @@ def context_choices(info: dict[str, Any], pinned: str | None) -> list[tuple[str,
         notes = []
         if name == pinned:
             notes.append("pinned now")
-        if name in info.get("production", []):
+        if name in info.get("production_contexts", []):
             notes.append("production")
         out.append((name, ", ".join(notes)))
     return out
@@ -39,10 +39,12 @@ def restart_hint(pinned: str | None, chosen: str) -> str:
 
 def pick_context(app: App, ctx: PaneContext, pinned: str | None) -> None:
     """Show the kubeconfig's contexts; choosing another one explains how to switch."""
-    info = ctx.source_info("kubeconfig")
+    info = ctx.source_info("kubernetes")
     choices = context_choices(info, pinned)
     if not choices:
-        ctx.notify(info.get("error") or "No kubeconfig with contexts found.", severity="warning")
+        ctx.notify(
+            info.get("contexts_error") or "No kubeconfig with contexts found.", severity="warning"
+        )
         return
     from mlopstui.ui.screens.registry_forms import ChoicePicker
 

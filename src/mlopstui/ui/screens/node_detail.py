@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from mlopstui import timefmt
 from mlopstui.adapters.kubernetes import parse_time
+from mlopstui.cache import gpu_nodes
 from mlopstui.cache import gpus as gpu_store
 from mlopstui.cache import kube as kube_store
 from mlopstui.cache import runs as run_store
@@ -105,7 +106,7 @@ class NodeDetailScreen(Screen[None]):
         now = timefmt.now()
         t = now if self.as_of is None else self.as_of
         pane = self.pane
-        rows = kube_store.node_rows(
+        rows = gpu_nodes.node_rows(
             conn,
             self.context,
             now,
@@ -129,7 +130,7 @@ class NodeDetailScreen(Screen[None]):
         self._shown[widget_id] = key
         self.query_one(widget_id, Static).update(content)
 
-    def _header(self, row: kube_store.NodeRow | None, node: Any, now: float) -> Text:
+    def _header(self, row: gpu_nodes.NodeRow | None, node: Any, now: float) -> Text:
         header = self.query_one("#node-header")
         production = bool(self.pane.kube.get("production"))
         header.set_class(production, "-production")
@@ -207,7 +208,7 @@ class NodeDetailScreen(Screen[None]):
         ]
         for name, justify in columns:
             table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-        stale_before = t - kube_store.RECENT
+        stale_before = t - gpu_nodes.RECENT
         for s in samples:
             history = gpu_store.history(conn, s.host, s.uuid, t - HOUR, t)
             line = cells.util_sparkline([h.util for h in history if h.util is not None], spark)
@@ -236,7 +237,7 @@ class NodeDetailScreen(Screen[None]):
                 table.add_row("", "", Text(f"last sample {_when(s.at)}", style="dim"))
         return table
 
-    def _pods(self, conn: Any, row: kube_store.NodeRow | None) -> None:
+    def _pods(self, conn: Any, row: gpu_nodes.NodeRow | None) -> None:
         title = Text("Pods on this node", style="bold")
         table = self.query_one("#node-pods", LiveTable)
         self.run_ids = {}

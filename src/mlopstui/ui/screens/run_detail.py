@@ -16,6 +16,7 @@ from textual.widgets import Footer, Static
 from mlopstui import text, timefmt
 from mlopstui.cache import runs as run_store
 from mlopstui.domain import Run
+from mlopstui.ui.background import readable
 from mlopstui.ui.inert import inert
 from mlopstui.ui.widgets.sparkline import sparkline
 
@@ -188,7 +189,7 @@ class RunDetailScreen(Screen[None]):
 
     def _history_done(self, key: str, result: Any) -> None:
         if isinstance(result, Exception):
-            self.history_errors[key] = f"history unavailable: {text.clean(str(result), limit=60)}"
+            self.history_errors[key] = f"history unavailable: {readable(result, limit=60)}"
         else:
             self.history_errors.pop(key, None)
             self.histories[key] = [(s, v) for s, _t, v in result]
@@ -197,7 +198,7 @@ class RunDetailScreen(Screen[None]):
 
     def _artifacts_done(self, result: Any) -> None:
         self.artifacts = (
-            f"unavailable: {text.clean(str(result), limit=120)}"
+            f"unavailable: {readable(result, limit=120)}"
             if isinstance(result, Exception)
             else result
         )

@@ -40,9 +40,8 @@ def compare_rows(mine: Run | None, theirs: Run | None) -> list[tuple[str, str, s
                     values.append(_num(found.value) if found is not None else "—")
                 else:
                     values.append(text.clean(found, limit=40) if found is not None else "—")
-            rows.append(
-                (f"{kind[:-1] if kind == 'params' else 'metric'} {text.clean(key)}", *values)
-            )
+            label = f"{kind[:-1] if kind == 'params' else 'metric'} {text.clean(key)}"
+            rows.append((label, values[0], values[1]))
     return rows
 
 
@@ -72,7 +71,7 @@ class VersionDetailScreen(Screen[None]):
         mine = self.version.version if self.version else None
         targets = self.model.aliases if self.model else {}
         elsewhere = [a for a in self.aliases if targets.get(a) != mine]
-        self.alias: str | None = (elsewhere or self.aliases or [None])[0]
+        self.alias: str | None = next(iter(elsewhere or self.aliases), None)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():

@@ -13,8 +13,8 @@ from typing import Any
 from rich.text import Text
 
 from mlopstui import text
-from mlopstui.cache.gpus import GpuProcess, GpuSample
-from mlopstui.cache.kube import NodeRow
+from mlopstui.cache.gpu_nodes import NodeRow
+from mlopstui.domain.gpus import GpuProcess, GpuSample
 from mlopstui.ui.inert import inert
 
 Column = tuple[str, str, int | None]

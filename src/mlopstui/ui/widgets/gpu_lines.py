@@ -11,7 +11,8 @@ from typing import Any
 
 from rich.text import Text
 
-from mlopstui.cache.kube import NodeRow, WatchStatus
+from mlopstui.cache.gpu_nodes import NodeRow
+from mlopstui.cache.kube import WatchStatus
 from mlopstui.domain import Freshness
 from mlopstui.ui.inert import inert
 from mlopstui.ui.screens import time_travel

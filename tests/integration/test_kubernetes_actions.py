@@ -16,7 +16,7 @@ from kubernetes import client
 from kubernetes.client import ApiException
 
 from mlopstui.actions import ActionRefused
-from mlopstui.actions import kube as kube_actions
+from mlopstui.actions import kubernetes as kube_actions
 from mlopstui.actions.pipeline import Pipeline
 from mlopstui.adapters.kubernetes import KubeForbidden, KubeSource
 from mlopstui.cache import db

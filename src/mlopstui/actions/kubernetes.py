@@ -15,9 +15,10 @@ from collections.abc import Callable
 from mlopstui import timefmt
 from mlopstui.actions import Action, ActionRefused, AlreadyDone, Conflict, NotSent, Plan
 from mlopstui.adapters import SourceError
-from mlopstui.adapters.kubernetes import KubeNode, KubeSource
-from mlopstui.cache import kube as store
+from mlopstui.adapters.kubernetes import KubeSource
+from mlopstui.cache import gpu_nodes
 from mlopstui.cache.db import Writer
+from mlopstui.domain.kubernetes import KubeNode
 
 SOURCE = "kubernetes"
 TOPICS = frozenset({"kube", "gpus"})
@@ -120,7 +121,7 @@ class _CordonExecutor:
                 "UPDATE kube_nodes SET unschedulable = ? WHERE context = ? AND name = ?",
                 (int(self.unschedulable), self.kube.context, name),
             )
-            store.snapshot_allocations(conn, self.kube.context, [name], timefmt.now())
+            gpu_nodes.snapshot_allocations(conn, self.kube.context, [name], timefmt.now())
 
 
 class CordonExecutor(_CordonExecutor):

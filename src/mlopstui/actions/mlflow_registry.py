@@ -202,8 +202,16 @@ class RollbackExecutor(_RegistryExecutor):
 
     kind = "rollback"
 
-    def __init__(self, *args: Any, reader: Callable[[], Any], user: str = "") -> None:
-        super().__init__(*args, user)
+    def __init__(
+        self,
+        registry: Any,
+        writer: Writer,
+        label: Callable[[], str],
+        *,
+        reader: Callable[[], Any],
+        user: str = "",
+    ) -> None:
+        super().__init__(registry, writer, label, user)
         self.reader = reader
 
     def _last_move(self, model: Any, alias: str, current: str) -> tuple[dict[str, Any], str] | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from mlopstui.actions import registry as reg_actions
+from mlopstui.actions import mlflow_registry as reg_actions
 from mlopstui.ui.screens.confirm import ConfirmActionScreen
 from mlopstui.ui.screens.registry_forms import ChoicePicker
 

@@ -1,0 +1,1 @@
+"""Fake plugin sources for the source catalogue tests (named as fakes: no backend behind them)."""
