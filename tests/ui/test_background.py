@@ -10,9 +10,9 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
+from mlopstui.plugin_api import API_VERSION, Pane
 from mlopstui.plugin_api.testing import PaneHarness
 from mlopstui.ui import background
-from mlopstui.ui.pane_base import Pane
 
 from .builders import build_cache, notifications
 
@@ -161,6 +161,7 @@ class FetchingPane(Pane):
 
     pane_id = "fetching"
     title = "Fetching"
+    api_version = API_VERSION
     topics = frozenset()
 
     def compose(self) -> ComposeResult:

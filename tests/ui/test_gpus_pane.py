@@ -136,20 +136,26 @@ async def test_loaded_table_shows_allocation_use_and_the_idle_flag(make):
         assert p.selected().idle_but_allocated
 
 
-async def test_pane_is_read_after_the_first_frame_and_while_hidden_only_marked_stale(make):
+async def test_pane_mounts_when_first_shown_and_while_hidden_is_only_marked_stale(make):
     app = make(settings_flags={"ui.start_pane": "experiments"})
     async with app.run_test(size=SIZE) as pilot:
-        p = await loaded(pilot)
-        assert not p.display
+        await pilot.pause()
+        (p,) = [x for x in app.panes if isinstance(x, GpuNodesPane)]
+        assert not p.is_mounted and not p.ready  # not shown yet: nothing mounted, nothing read
         cache = app.workbench.cache_path
         write_local(cache, eight_local_samples(T + 1, 1))
+        await pilot.press("3")
+        p = await loaded(pilot)
+        local = app.query_one("#local-gpus", LiveTable)
+        await wait_for(pilot, lambda: any("GPU-bench" in k for k in local.row_keys()))
+        assert "A100-SXM4-80GB" in screen_text(app)
+        await pilot.press("1")
+        await pilot.pause()
+        assert not p.display
         p.on_topics_changed({"gpus"})
         assert p._stale  # noqa: SLF001 - hidden: nothing read, nothing drawn
         await pilot.press("3")
-        local = app.query_one("#local-gpus", LiveTable)
-        await wait_for(pilot, lambda: any("GPU-bench" in k for k in local.row_keys()))
-        assert not p._stale  # noqa: SLF001
-        assert "A100-SXM4-80GB" in screen_text(app)
+        await wait_for(pilot, lambda: not p._stale)  # noqa: SLF001
 
 
 async def test_filter_by_text_and_idle_then_escape_clears(make):

@@ -8,9 +8,8 @@ import pytest
 from textual.app import ComposeResult
 from textual.widgets import ContentSwitcher, Static, Tab
 
-from mlopstui.plugin_api import registry
+from mlopstui.plugin_api import API_VERSION, Pane, registry
 from mlopstui.ui.app import SyncChanged
-from mlopstui.ui.pane_base import Pane
 from mlopstui.ui.widgets.runs_table import RunsTable
 
 from .builders import notifications, screen_text, seeded, wait_for
@@ -24,6 +23,7 @@ class FlakyPane(Pane):
 
     pane_id = "flaky"
     title = "Flaky"
+    api_version = API_VERSION
     topics = frozenset({"runs"})
 
     def compose(self) -> ComposeResult:
@@ -95,6 +95,8 @@ async def test_a_plugin_whose_refresh_raises_does_not_take_the_app_down(
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
         assert [p.pane_id for p in app.panes] == [*BUILTIN, "flaky"]
+        await pilot.press("6")  # panes mount when first shown; only mounted ones refresh
+        await pilot.pause()
         app.post_message(SyncChanged("mlflow", {"runs"}))
         await pilot.pause()
         assert app.is_running

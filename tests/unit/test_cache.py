@@ -225,3 +225,21 @@ def test_a_locked_cache_is_reported_not_moved_aside(cache_path: Path) -> None:
         holder.rollback()
         holder.close()
     assert aside_files(cache_path) == []
+
+
+def test_plugin_source_records_round_trip_and_replace(writer: db.Writer) -> None:
+    """A plugin source's topic is replaced whole, kept per source, and read in key order."""
+    from mlopstui.cache import records
+
+    with writer.transaction() as conn:
+        assert (
+            records.replace_records(conn, "quota", "teams", [("b", {"n": 2}), ("a", {"n": 1})]) == 2
+        )
+        records.put_record(conn, "other", "teams", "a", {"n": 9})
+    conn = db.open_reader(writer.path)
+    assert records.records(conn, "quota", "teams") == [("a", {"n": 1}), ("b", {"n": 2})]
+    with writer.transaction() as wconn:
+        records.replace_records(wconn, "quota", "teams", [("c", {"n": 3})])
+    assert records.records(conn, "quota", "teams") == [("c", {"n": 3})]
+    assert records.records(conn, "other", "teams") == [("a", {"n": 9})]
+    assert records.records(conn, "quota", "nothing") == []

@@ -13,6 +13,8 @@ import mlopstui
 
 NOT_HEADLESS = {
     "mlopstui.ui": "the UI: the only package that imports Textual",
+    "mlopstui.plugin_api.pane": "the Pane base class is a Textual widget (loaded lazily by "
+    "`mlopstui.plugin_api.Pane` and the pane registry)",
     "mlopstui.plugin_api.testing": "the Pane test harness for plugin authors runs a Textual App",
     "mlopstui.__main__": "`python -m mlopstui`: importing it runs the CLI",
 }
@@ -81,6 +83,8 @@ def test_the_module_list_finds_the_core_and_leaves_the_ui_out() -> None:
     assert "mlopstui.domain.kubernetes" in HEADLESS
     assert not [n for n in HEADLESS if n.startswith(("mlopstui.ui", "mlopstui.__main__"))]
     assert "mlopstui.plugin_api.testing" not in HEADLESS
+    assert "mlopstui.plugin_api.pane" not in HEADLESS
+    assert {"mlopstui.plugin_api", "mlopstui.plugin_api.data"} <= set(HEADLESS)
 
 
 def test_the_check_itself_sees_imports(tmp_path: Path) -> None:

@@ -45,10 +45,12 @@ def test_load_builtins_has_no_failures() -> None:
 
 
 def test_listed_sorts_plugins_after_builtins(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Built-ins keep their order; other plugins follow alphabetically."""
-    eps = [ep("zeta", "z:Z"), ep("gpus", "g:G"), ep("alpha", "a:A"), ep("experiments", "e:E")]
+    """Built-ins come first in their order without a scan; installed plugins follow by name;
+    a built-in's own entry point is not listed twice, another class under its name is."""
+    own = ep("experiments", "mlopstui.ui.panes.experiments:ExperimentsPane")
+    eps = [ep("zeta", "z:Z"), ep("gpus", "g:G"), ep("alpha", "a:A"), own]
     monkeypatch.setattr(registry, "entry_points", lambda group: eps)
-    assert [e.name for e in registry.listed()] == ["experiments", "gpus", "alpha", "zeta"]
+    assert [e.name for e in registry.listed()] == [*BUILTINS, "alpha", "gpus", "zeta"]
 
 
 def test_bad_plugins_are_reported_and_good_ones_kept(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,10 +86,35 @@ def test_bad_plugins_are_reported_and_good_ones_kept(monkeypatch: pytest.MonkeyP
     assert all(len(f.reason) <= 300 and "\n" not in f.reason for f in failures)
 
 
+def test_a_pane_that_declares_no_api_version_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Pane base has no api_version to inherit: a pane must declare the one it targets."""
+    from mlopstui.plugin_api import Pane
+
+    assert not hasattr(Pane, "api_version")
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    entries = [
+        ep("good", "fake_panes.good:GoodPane"),
+        ep("bare", "fake_panes.good:UnversionedPane"),
+    ]
+    monkeypatch.setattr(registry, "listed", lambda: entries)
+    panes, failures = registry.load(API_VERSION)
+
+    assert [p.__name__ for p in panes] == ["GoodPane"]
+    assert [(f.name, f.reason) for f in failures] == [
+        ("bare", f"declares plugin API None, this mlopstui offers {API_VERSION}")
+    ]
+
+
+def test_every_builtin_pane_declares_the_api_version_in_its_own_body() -> None:
+    """No built-in relies on a version inherited from a shared base."""
+    panes, _ = registry.load(API_VERSION, registry.builtin_entry_points())
+    assert panes and all(vars(p).get("api_version") == API_VERSION for p in panes)
+
+
 def test_plugin_api_exposes_pane_lazily() -> None:
     """`from mlopstui.plugin_api import Pane` works; unknown names raise AttributeError."""
     from mlopstui import plugin_api
-    from mlopstui.ui.pane_base import Pane, PaneCommand
+    from mlopstui.plugin_api.pane import Pane, PaneCommand
 
     assert plugin_api.Pane is Pane
     assert plugin_api.PaneCommand is PaneCommand

@@ -256,8 +256,22 @@ CREATE TABLE gpu_allocations (
 CREATE INDEX gpu_allocations_at ON gpu_allocations(at);
 """
 
+_V4 = """
+-- Plugin sources' records: one row per (source, topic, key) holding a JSON object, so a team's
+-- source stores its data without a migration of its own (cache/records.py).
+CREATE TABLE source_records (
+    source  TEXT NOT NULL,
+    topic   TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    value   TEXT NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (source, topic, key)
+) WITHOUT ROWID;
+"""
+
 MIGRATIONS: list[str] = [
     _V1.replace("{sort_indexes}", _sort_indexes()),
     _V2,
     _V3,
+    _V4,
 ]

@@ -3,9 +3,19 @@
     from mlopstui.plugin_api.testing import PaneHarness
 
     async def test_my_pane(tmp_path):
-        cache = make_cache(tmp_path)             # build it with mlopstui.cache.* writers
+        cache = seed_runs(tmp_path / "cache.sqlite", [Experiment("1", "vision")],
+                          [Run("r1", "1", "train", "FAILED", start_ms, end_ms, "ana")])
         async with PaneHarness(MyPane, cache).run_test() as pilot:
             ...
+
+(`Experiment`, `Run`, `RegisteredModel`, `ModelVersion`: `mlopstui.plugin_api.data`.)
+`seed_runs` and `seed_models` write a cache the way the sync does, and `SourceHarness` opens a
+cache and the `SourceEnv` a plugin source gets, so a plugin's tests need nothing of `mlopstui`
+beyond the plugin API:
+
+    with SourceHarness(tmp_path / "cache.sqlite") as harness:
+        source = MySource(harness.env({"url": ...}))
+        ...                                       # harness.announced, harness.reader()
 
 The harness gives the pane the same PaneContext contract the workbench does: read-only cache
 access, notifications (kept in `notifications`), and `fetch`, which calls `fetcher` (a
@@ -18,15 +28,96 @@ unless `read_only`.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from textual.app import App, ComposeResult
 
 from mlopstui.cache import db, syncs
-from mlopstui.domain import Freshness
+from mlopstui.cache import registry as registry_store
+from mlopstui.cache import runs as run_store
+from mlopstui.config import Settings
+from mlopstui.domain import Experiment, Freshness, ModelVersion, RegisteredModel, Run
+from mlopstui.sources import SourceEnv
 from mlopstui.ui import background
+
+
+def seed_runs(
+    cache: Path,
+    experiments: Iterable[Experiment] = (),
+    runs: Iterable[Run] = (),
+    *,
+    synced_at: float | None = None,
+) -> Path:
+    """Write experiments and runs into the cache at `cache` (created with the current schema
+    when missing) as an MLflow sync would, refreshing the experiments' run counts and last
+    activity; returns `cache`. Call it again to add or update runs."""
+    experiments, runs = list(experiments), list(runs)
+    writer = db.Writer(db.open_writer(Path(cache)))
+    try:
+        with writer.transaction() as conn:
+            run_store.upsert_experiments(conn, experiments)
+            run_store.upsert_runs(conn, runs, time.time() if synced_at is None else synced_at)
+            run_store.refresh_experiment_stats(
+                conn, {e.experiment_id for e in experiments} | {r.experiment_id for r in runs}
+            )
+    finally:
+        writer.close()
+    return Path(cache)
+
+
+def seed_models(
+    cache: Path, models: Iterable[RegisteredModel], versions: Iterable[ModelVersion] = ()
+) -> Path:
+    """Make `models` and `versions` the cached model registry (a whole snapshot, as a registry
+    sync writes it); returns `cache`."""
+    writer = db.Writer(db.open_writer(Path(cache)))
+    try:
+        with writer.transaction() as conn:
+            registry_store.replace_registry(conn, list(models), list(versions), now=time.time())
+    finally:
+        writer.close()
+    return Path(cache)
+
+
+class SourceHarness:
+    """A cache with its one writer, and the `SourceEnv` a plugin source is opened with, as the
+    workbench gives it (default settings; no UI). `announced` keeps every `announce(feed,
+    topics)`; `close()` (or leaving the `with` block) closes the writer."""
+
+    def __init__(self, cache: Path) -> None:
+        self.path = Path(cache)
+        self.writer = db.Writer(db.open_writer(self.path))
+        self.announced: list[tuple[str, set[str]]] = []
+
+    def env(self, config: Mapping[str, Any] | None = None, *, user: str = "tester") -> SourceEnv:
+        """The environment for a source whose `[sources.<name>]` section is `config`."""
+        return SourceEnv(
+            settings=Settings(),
+            config=dict(config or {}),
+            writer=self.writer,
+            reader=self.reader,
+            announce=self.announce,
+            user=user,
+        )
+
+    def reader(self) -> sqlite3.Connection:
+        """A new read-only connection to the cache (close it when done)."""
+        return db.open_reader(self.path)
+
+    def announce(self, feed: str, topics: set[str]) -> None:
+        self.announced.append((feed, set(topics)))
+
+    def close(self) -> None:
+        self.writer.close()
+
+    def __enter__(self) -> SourceHarness:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class HarnessContext:

@@ -29,12 +29,15 @@ the package, so they do not depend on its install metadata."""
 
 
 @dataclass(frozen=True)
-class SourceFailure:
-    """A source that could not be loaded or opened, and why."""
+class PluginFailure:
+    """A plugin (a source, or a pane) that could not be loaded or opened, and why."""
 
     name: str
     target: str
     reason: str
+
+
+SourceFailure = PluginFailure
 
 
 def builtin_entry_points() -> list[EntryPoint]:
@@ -46,8 +49,7 @@ def listed() -> list[EntryPoint]:
     """Every source: built-ins first, then installed plugins by name, without importing any.
     A plugin registered under a built-in's name is listed (and later refused as a duplicate)."""
     plugins = sorted(entry_points(group=GROUP), key=lambda ep: ep.name)
-    builtin_values = {v for _, v in BUILTIN}
-    return builtin_entry_points() + [ep for ep in plugins if ep.value not in builtin_values]
+    return builtin_entry_points() + [ep for ep in plugins if (ep.name, ep.value) not in BUILTIN]
 
 
 def load_class(ep: EntryPoint, taken: set[str]) -> type[Source] | SourceFailure:
@@ -90,8 +92,7 @@ class SourceSet:
         self._sources: list[Source] = []
         self.failures: list[SourceFailure] = []
         self._plugins_loaded = False
-        builtin = {v for _, v in BUILTIN}
-        self._open([ep for ep in entries() if ep.value in builtin])
+        self._open([ep for ep in entries() if (ep.name, ep.value) in BUILTIN])
 
     def _open(self, eps: list[EntryPoint]) -> None:
         taken = {s.name for s in self._sources}
@@ -117,8 +118,7 @@ class SourceSet:
         """Import and open the plugin sources (once); returns every failure so far."""
         if not self._plugins_loaded:
             self._plugins_loaded = True
-            builtin = {v for _, v in BUILTIN}
-            self._open([ep for ep in self._entries() if ep.value not in builtin])
+            self._open([ep for ep in self._entries() if (ep.name, ep.value) not in BUILTIN])
         return self.failures
 
     @property

@@ -20,10 +20,10 @@ from mlopstui.cache import syncs
 from mlopstui.config import Settings
 from mlopstui.domain import Freshness
 from mlopstui.plugin_api import API_VERSION, registry
+from mlopstui.plugin_api.pane import Pane
 from mlopstui.sources import StatusItem
 from mlopstui.ui.actions import ActionFlow
 from mlopstui.ui.context import AppPaneContext
-from mlopstui.ui.pane_base import Pane
 from mlopstui.ui.resources import styles_dir, themes
 from mlopstui.ui.status import StatusBar
 from mlopstui.workbench import Workbench
@@ -85,6 +85,7 @@ class MlopsApp(App):
         self.reader = workbench.reader()
         self.fetcher = fetcher or OnDemand(workbench)
         self.panes: list[Pane] = []
+        self._pane_ids: set[str] = set()
         self.failures: list[registry.PaneFailure] = []
         self._theme_error: str | None = None
         # Themes before the first frame: setting one in on_mount re-styles and redraws it all.
@@ -100,14 +101,24 @@ class MlopsApp(App):
 
     # ------------------------------------------------------------------ layout
 
-    def compose(self) -> ComposeResult:
-        classes, failures = registry.load(API_VERSION)
-        self.failures = failures
+    def _add_panes(self, entries: list[Any]) -> list[Pane]:
+        """Import and construct the panes of `entries` (not mounted); failures are kept."""
+        classes, failures = registry.load(API_VERSION, entries, self._pane_ids)
+        self.failures += failures
+        added = []
         for cls in classes:
             # The global switch; per-source switches and production contexts are the
             # pipeline's (`ctx.allows(source, kind)`), so [mlflow] read_only never hides cordon.
             read_only = self.settings.read_only
-            self.panes.append(cls(AppPaneContext(self, cls.pane_id, read_only)))
+            added.append(cls(AppPaneContext(self, cls.pane_id, read_only)))
+        self.panes += added
+        return added
+
+    def compose(self) -> ComposeResult:
+        # Built-in panes only: plugin panes are imported after the first frame. Only the
+        # start pane mounts now; the others mount when first shown.
+        self._add_panes(registry.builtin_entry_points())
+        start = self._start_pane()
         with Horizontal(id="top-bar"):
             yield Tabs(
                 *[
@@ -117,8 +128,8 @@ class MlopsApp(App):
                 id="pane-tabs",
             )
             yield Static(self._context_text(), id="context")
-        with ContentSwitcher(id="panes", initial=self._start_pane()):
-            yield from self.panes
+        with ContentSwitcher(id="panes", initial=start):
+            yield from [p for p in self.panes if p.id == start]
         yield StatusBar()
         yield Footer(compact=True)
 
@@ -142,10 +153,7 @@ class MlopsApp(App):
     def on_mount(self) -> None:
         if self._theme_error:
             self.notify(self._theme_error, severity="warning", markup=False)
-        for failure in self.failures:
-            message = f"Plugin pane {failure.name} ({failure.target}) skipped: {failure.reason}"
-            print(f"mlopstui: {message}", file=sys.stderr)
-            self.notify(text.clean(message), severity="warning", timeout=10, markup=False)
+        self._report_pane_failures()
         start = self._start_pane()
         if start:
             self.query_one(Tabs).active = start.replace("pane-", "tab-")
@@ -180,9 +188,31 @@ class MlopsApp(App):
         # Sync first: the first page of runs is on its way while the collector runs.
         if self.start_sync:
             self._start_sync()
+        self._load_plugin_panes()
         gc.collect()
         gc.freeze()
         self.actions.check_unresolved()
+
+    def _load_plugin_panes(self) -> None:
+        """Import the plugin panes (after the first frame) and give each a tab."""
+        builtin = {(ep.name, ep.value) for ep in registry.builtin_entry_points()}
+        entries = [ep for ep in registry.listed() if (ep.name, ep.value) not in builtin]
+        reported = len(self.failures)
+        tabs = self.query_one(Tabs)
+        for pane in self._add_panes(entries):
+            number = self.panes.index(pane) + 1
+            tabs.add_tab(Tab(f"{number}·{pane.title}", id=f"tab-{pane.pane_id}"))
+        self._report_pane_failures(self.failures[reported:])
+
+    def _report_pane_failures(self, failures: list[registry.PaneFailure] | None = None) -> None:
+        """Plugin panes that failed to load: stderr and one toast each."""
+        self._report_failures("pane", self.failures if failures is None else failures)
+
+    def _report_failures(self, kind: str, failures: list[registry.PaneFailure]) -> None:
+        for failure in failures:
+            message = f"Plugin {kind} {failure.name} ({failure.target}) skipped: {failure.reason}"
+            print(f"mlopstui: {message}", file=sys.stderr)
+            self.notify(text.clean(message), severity="warning", timeout=10, markup=False)
 
     def _start_sync(self) -> None:
         pane = self.active_pane()
@@ -197,10 +227,7 @@ class MlopsApp(App):
 
     def _report_source_failures(self) -> None:
         """Plugin sources that failed to load or open: stderr and one toast each."""
-        for failure in self.workbench.sources.failures:
-            message = f"Plugin source {failure.name} ({failure.target}) skipped: {failure.reason}"
-            print(f"mlopstui: {message}", file=sys.stderr)
-            self.notify(text.clean(message), severity="warning", timeout=10, markup=False)
+        self._report_failures("source", self.workbench.sources.failures)
 
     def _announced(self, source: str, topics: set[str]) -> None:
         """From sync and action threads: topics changed in the cache."""
@@ -218,11 +245,14 @@ class MlopsApp(App):
         current = self.query_one(ContentSwitcher).current
         return next((p for p in self.panes if p.id == current), None)
 
-    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+    async def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         if event.tab is None or event.tab.id is None:
             return
         pane_id = event.tab.id.replace("tab-", "pane-")
         switcher = self.query_one(ContentSwitcher)
+        pane = next((p for p in self.panes if p.id == pane_id), None)
+        if pane is not None and not pane.is_mounted and pane.parent is None:
+            await switcher.mount(pane)  # first shown: mounted now, not at start
         if switcher.current != pane_id:
             # Else Textual moves focus to a widget of the now hidden pane (e.g. the filter
             # box), which would swallow `?`, `q` and the digit keys.
@@ -240,6 +270,8 @@ class MlopsApp(App):
     def on_sync_changed(self, message: SyncChanged) -> None:
         self.refresh_status()
         for pane in self.panes:
+            if not pane.is_mounted:  # reads the cache when it mounts
+                continue
             touched = message.topics & set(pane.topics)
             if touched:
                 try:

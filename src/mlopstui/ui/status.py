@@ -73,6 +73,8 @@ class StatusBar(Static):
             if f is None:
                 continue
             msg, kind = freshness_text(f, now)
+            if line.plain.strip() and not line.plain.endswith(" "):
+                line.append("  ")
             line.append("● " if kind != "error" else "✗ ", style=styles[kind])
             line.append(f"{f.source} ", style="bold")
             line.append(text.clean(item.label, limit=40), style="dim")

@@ -1,4 +1,8 @@
-"""Failures: recent failed runs per experiment, from the mlopstui cache."""
+"""Failures: recent failed runs per experiment, from the mlopstui cache.
+
+Uses only the plugin API: the `Pane` base, typed cache reads (`mlopstui.plugin_api.data`), the
+sanitiser and the time formats.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,24 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from mlopstui import text, timefmt
-from mlopstui.plugin_api import Pane
+from mlopstui.plugin_api import API_VERSION, Pane, PaneContext, clock, inert, now_ms
+from mlopstui.plugin_api.data import RunRow, experiments, runs
 
 WINDOWS = {"24 h": 24 * 3600 * 1000, "7 days": 7 * 24 * 3600 * 1000}
 
-QUERY = """
-SELECT e.name, count(*), max(r.start_time),
-       (SELECT r2.name || ' (' || r2.user || ')' FROM runs r2
-        WHERE r2.experiment_id = r.experiment_id AND r2.status = 'FAILED'
-        ORDER BY r2.start_time DESC LIMIT 1)
-FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id
-WHERE r.status = 'FAILED' AND r.start_time >= ?
-GROUP BY r.experiment_id ORDER BY count(*) DESC, e.name
-"""
+
+def failures_by_experiment(
+    failed: list[RunRow], names: dict[str, str]
+) -> list[tuple[str, int, RunRow]]:
+    """(experiment name, failed runs, newest failed run) per experiment, most failures first.
+    `failed` is newest first, so the first run seen per experiment is its last failure."""
+    counts: dict[str, int] = {}
+    last: dict[str, RunRow] = {}
+    for run in failed:
+        counts[run.experiment_id] = counts.get(run.experiment_id, 0) + 1
+        last.setdefault(run.experiment_id, run)
+    rows = [(names.get(eid, eid), n, last[eid]) for eid, n in counts.items()]
+    return sorted(rows, key=lambda r: (-r[1], r[0]))
 
 
 class FailuresPane(Pane):
@@ -29,11 +37,11 @@ class FailuresPane(Pane):
     pane_id = "failures"
     title = "Failures"
     topics = frozenset({"runs"})
-    api_version = 1
+    api_version = API_VERSION
 
     BINDINGS = [Binding("w", "window", "24h/7d")]
 
-    def __init__(self, ctx) -> None:  # noqa: ANN001 - PaneContext
+    def __init__(self, ctx: PaneContext) -> None:
         super().__init__(ctx)
         self.window = "24 h"
 
@@ -52,22 +60,30 @@ class FailuresPane(Pane):
 
     def reload(self) -> None:
         """Re-read the failures from the cache."""
-        since = timefmt.now_ms() - WINDOWS[self.window]
-        rows = self.ctx.reader().execute(QUERY, (since,)).fetchall()
+        since = now_ms() - WINDOWS[self.window]
+        conn = self.ctx.reader()
+        failed = runs(
+            conn,
+            filter_text=f"attributes.status = 'FAILED' and attributes.start_time >= {since}",
+            sort="start_time",
+            limit=None,
+        )
+        names = {e.experiment_id: e.name for e in experiments(conn)}
+        rows = failures_by_experiment(failed, names)
         table = self.query_one(DataTable)
         table.clear()
-        for name, count, last, run in rows:
+        for name, count, last in rows:
             table.add_row(
-                Text(text.clean(name)),
+                inert(name),
                 Text(str(count), style="bold red"),
-                Text(timefmt.clock(last)),
-                Text(text.clean(run)),
+                Text(clock(last.start_time)),
+                inert(f"{last.name} ({last.user})"),
             )
-        total = sum(r[1] for r in rows)
+        total = sum(count for _, count, _ in rows)
         title = (
             f"{total} failed runs in the last {self.window}"
             if rows
-            else (f"No failed runs in the last {self.window}.")
+            else f"No failed runs in the last {self.window}."
         )
         self.query_one("#failures-title", Static).update(Text(title, style="bold"))
 

@@ -23,8 +23,9 @@ from mlopstui.cache import db, viewstate
 from mlopstui.cache import runs as run_store
 from mlopstui.cache.search import FilterError
 from mlopstui.domain import Experiment
+from mlopstui.plugin_api import API_VERSION
+from mlopstui.plugin_api.pane import Pane, PaneCommand
 from mlopstui.ui import background
-from mlopstui.ui.pane_base import Pane, PaneCommand
 from mlopstui.ui.status import freshness_text
 from mlopstui.ui.widgets.runs_table import RunsTable
 
@@ -51,6 +52,7 @@ class ExperimentsPane(Pane):
     pane_id = "experiments"
     title = "Experiments"
     topics = frozenset({"experiments", "runs"})
+    api_version = API_VERSION
 
     BINDINGS = [
         Binding("slash", "filter", "Filter", key_display="/"),

@@ -31,7 +31,8 @@ from mlopstui.cache import gpus as gpu_store
 from mlopstui.cache import kube as kube_store
 from mlopstui.cache.gpu_nodes import NodeRow
 from mlopstui.domain import Freshness
-from mlopstui.ui.pane_base import Pane, PaneCommand
+from mlopstui.plugin_api import API_VERSION
+from mlopstui.plugin_api.pane import Pane, PaneCommand
 from mlopstui.ui.screens import time_travel
 from mlopstui.ui.widgets import gpu_cells as cells
 from mlopstui.ui.widgets import gpu_lines as lines
@@ -56,6 +57,7 @@ class GpuNodesPane(Pane):
     pane_id = "gpus"
     title = "GPU nodes"
     topics = frozenset({"kube", "gpus", "freshness"})
+    api_version = API_VERSION
     # Focusable itself: without a nodes table (no Kubernetes) the pane's keys must still
     # be the ones in force, not those of a hidden pane's widget.
     can_focus = True
@@ -165,8 +167,14 @@ class GpuNodesPane(Pane):
         return max(40, (self.size.width or self.app.size.width) - 2)
 
     def on_resize(self, event: Resize) -> None:
-        if self.ready and event.size.width != self._fitted_to:
+        if not self.ready:
+            return
+        if event.size.width != self._fitted_to:
             self.load()
+        else:
+            # Taller or shorter (a pane mounted on first show is laid out in steps): the
+            # nodes table gets the rows the rest leaves.
+            self._fit_table()
 
     def on_show(self, event: Show) -> None:
         if self._stale:

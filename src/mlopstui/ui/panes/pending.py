@@ -8,7 +8,8 @@ from textual.app import ComposeResult
 from textual.containers import Center, Middle
 from textual.widgets import Static
 
-from mlopstui.ui.pane_base import Pane
+from mlopstui.plugin_api import API_VERSION
+from mlopstui.plugin_api.pane import Pane
 
 
 class PendingPane(Pane):
@@ -33,6 +34,7 @@ class PipelinesPane(PendingPane):
 
     pane_id = "pipelines"
     title = "Pipelines"
+    api_version = API_VERSION
     will_show = "Kubernetes Jobs and CronJobs with their runs and logs."
     needs = "Will read KUBECONFIG."
 
@@ -42,5 +44,6 @@ class CostsPane(PendingPane):
 
     pane_id = "costs"
     title = "Costs"
+    api_version = API_VERSION
     will_show = "GPU hours and cost per team, experiment and model."
     needs = "Will read allocation history from the cache and a price table from the config."

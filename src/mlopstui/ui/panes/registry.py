@@ -23,7 +23,8 @@ from mlopstui.actions import mlflow_registry as reg_actions
 from mlopstui.cache import registry as reg_store
 from mlopstui.cache import runs as run_store
 from mlopstui.domain import ModelVersion, RegisteredModel
-from mlopstui.ui.pane_base import Pane, PaneCommand
+from mlopstui.plugin_api import API_VERSION
+from mlopstui.plugin_api.pane import Pane, PaneCommand
 from mlopstui.ui.panes.registry_writes import RegistryWrites
 from mlopstui.ui.status import freshness_text
 from mlopstui.ui.widgets import registry_cells as cells
@@ -40,6 +41,7 @@ class RegistryPane(RegistryWrites, Pane):
     pane_id = "registry"
     title = "Registry"
     topics = frozenset({"registry", "runs"})
+    api_version = API_VERSION
 
     BINDINGS = [
         # Short labels: at 80 columns the footer holds these and the app's q and ?.

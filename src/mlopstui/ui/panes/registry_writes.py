@@ -12,7 +12,7 @@ from mlopstui import text
 from mlopstui.actions import Outcome
 from mlopstui.actions import mlflow_registry as reg_actions
 from mlopstui.domain import ModelVersion, RegisteredModel
-from mlopstui.ui.pane_base import PaneCommand
+from mlopstui.plugin_api.pane import PaneCommand
 from mlopstui.ui.widgets import registry_cells as cells
 
 SOURCE = reg_actions.SOURCE

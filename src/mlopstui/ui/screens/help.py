@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from mlopstui.ui.pane_base import Pane
+from mlopstui.plugin_api.pane import Pane
 from mlopstui.ui.widgets.runs_table import RunsTable
 
 FILTER_HELP = """Filter syntax (MLflow search, answered from the cache):

@@ -36,3 +36,10 @@ class NotAPane:
 
 def not_a_class() -> None:
     """An entry point pointing at a function."""
+
+
+class UnversionedPane(Pane):
+    """Declares no api_version at all (the base class has no default to inherit)."""
+
+    pane_id = "fake-unversioned"
+    title = "Unversioned"

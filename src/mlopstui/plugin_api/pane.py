@@ -1,4 +1,8 @@
-"""The Pane base class every pane (built-in or plugin) derives from."""
+"""The Pane base class every pane (built-in or plugin) derives from, and PaneCommand.
+
+The only Textual module of the plugin API besides the test harness: `mlopstui.plugin_api`
+loads it on first access to `Pane`/`PaneCommand`, so importing the plugin API stays headless.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +27,10 @@ class PaneCommand:
 class Pane(Widget):
     """A full-height view in the workbench's pane switcher.
 
-    Subclasses set `pane_id`, `title`, `topics` (cache topics they read) and `api_version`,
-    implement `compose()`, and react to `on_topics_changed()`.
+    Subclasses set `pane_id`, `title`, `topics` (cache topics they read) and `api_version`
+    (`= mlopstui.plugin_api.API_VERSION`; there is no inherited default, so a pane that does
+    not declare the version it was written for is refused when the panes load), implement
+    `compose()`, and react to `on_topics_changed()`.
     """
 
     DEFAULT_CSS = """
@@ -34,7 +40,7 @@ class Pane(Widget):
     pane_id: ClassVar[str] = ""
     title: ClassVar[str] = ""
     topics: ClassVar[frozenset[str]] = frozenset()
-    api_version: ClassVar[int] = 1
+    api_version: ClassVar[int]  # declared by every subclass; no default
 
     def __init__(self, ctx: PaneContext) -> None:
         super().__init__(id=f"pane-{self.pane_id}")
