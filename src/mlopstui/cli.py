@@ -159,12 +159,12 @@ def _run_jobs(bench: Any, jobs: list[Any], *, out: Any = None) -> int:
         took = (rec.finished or rec.started) - rec.started
         note = job.note() if job.note is not None else None
         if rec.ok and note and not rec.rows:
-            print(f"{job.source}: {job.topic}: not available: {text.clean(note)}", file=out)
+            print(f"{job.source}: {job.name}: not available: {text.clean(note)}", file=out)
         elif rec.ok:
-            print(f"{job.source}: {job.topic}: ok, {rec.rows} rows in {took:.1f} s", file=out)
+            print(f"{job.source}: {job.name}: ok, {rec.rows} rows in {took:.1f} s", file=out)
         else:
             failed += 1
-            print(f"{job.source}: {job.topic}: FAILED: {text.clean(rec.error)}", file=out)
+            print(f"{job.source}: {job.name}: FAILED: {text.clean(rec.error)}", file=out)
     return failed
 
 
@@ -382,16 +382,17 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_plugins(settings: Settings, args: argparse.Namespace) -> int:
     """List pane and source entry points, then load them and report the ones that fail."""
-    from mlopstui.plugin_api import API_VERSION, registry
+    from mlopstui.plugin_api import API_VERSION
+    from mlopstui.plugin_api import catalog as pane_catalog
     from mlopstui.sources import catalog
 
     print("panes:")
-    for ep in registry.listed():
+    for ep in pane_catalog.listed():
         print(f"  {ep.name:<14} {ep.value}")
     print("sources:")
     for ep in catalog.listed():
         print(f"  {ep.name:<14} {ep.value}")
-    _panes, failures = registry.load(API_VERSION)
+    _panes, failures = pane_catalog.load(API_VERSION)
     for failure in failures:
         print(f"FAILED pane {failure.name}: {text.clean(failure.reason)}")
     taken: set[str] = set()
@@ -433,7 +434,7 @@ def cmd_gpus(settings: Settings, args: argparse.Namespace) -> int:
                     if not rec.ok:
                         failed += 1
                         print(
-                            f"{job.source}: {job.topic}: FAILED: {text.clean(rec.error)}",
+                            f"{job.source}: {job.name}: FAILED: {text.clean(rec.error)}",
                             file=sys.stderr,
                         )
         conn = bench.reader()

@@ -100,7 +100,7 @@ def test_first_sync_backfills_an_hour_then_polls_instant_values(
         settings.gpu, writer, lambda src, topics: announced.append((src, topics))
     )
     jobs = feeds.jobs()
-    assert [(j.source, j.topic, j.interval) for j in jobs] == [
+    assert [(j.source, j.name, j.interval) for j in jobs] == [
         ("dcgm", "gpus", 30.0),
         ("gpu-history", "prune", 3600.0),
     ]

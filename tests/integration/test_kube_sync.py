@@ -212,7 +212,7 @@ def test_steady_state_is_watches_only(
     scheduler.listeners.append(lambda src, topics: announced.append(topics))
     for job in kube_sync.jobs(settings, writer, scheduler.announce, source=source):
         scheduler.add(job)
-    assert [(j.source, j.topic) for j in scheduler.jobs] == [
+    assert [(j.source, j.name) for j in scheduler.jobs] == [
         ("kubernetes", "nodes"),
         ("kubernetes", "pods"),
         ("kubernetes", "events"),
@@ -352,10 +352,10 @@ def test_the_readonly_user_gets_partial_data_with_the_rbac_reason(
         environ={}, flags={"kubernetes.kubeconfig": str(kubeconfig_readonly_path)}
     )
     jobs = kube_sync.jobs(settings, writer, scheduler.announce, source=source)
-    records = {job.topic: scheduler.run_job(job) for job in jobs}
+    records = {job.name: scheduler.run_job(job) for job in jobs}
 
     assert all(r.ok for r in records.values()), records  # partial data, not a failure
-    nodes_job = next(j for j in jobs if j.topic == "nodes")
+    nodes_job = next(j for j in jobs if j.name == "nodes")
     assert nodes_job.interval == kube_sync.FORBIDDEN_RECHECK
     status = store.watch_status(writer.conn, source.context)
     assert status["nodes"].describe() == "nodes: forbidden for user readonly (RBAC)"

@@ -246,7 +246,7 @@ def test_sync_stores_devices_and_processes_and_announces_changes_only(
         devices = [make_device(i, util=5) for i in range(8)]
         procs = [{{"device": 2, "pid": os.getpid(), "used_mem": GIB}}]
         write_fixture({str(fixture)!r}, devices, procs)
-        OUT["jobs"] = [[j.source, j.topic, j.interval, j.quiet_ok] for j in jobs]
+        OUT["jobs"] = [[j.source, j.name, j.interval, j.quiet_ok] for j in jobs]
         OUT["rows"] = [scheduler.run_job(nvml_job).rows for _ in range(3)]
         OUT["announced_same"] = list(announced)
         devices[4]["util"] = 99

@@ -32,7 +32,7 @@ def _client(uri: str) -> Any:
 
 
 def _registry_job(bench: Any) -> Any:
-    (job,) = [j for j in bench.jobs(heartbeat=False) if j.topic == "registry"]
+    (job,) = [j for j in bench.jobs(heartbeat=False) if j.name == "registry"]
     assert job.source == "mlflow"
     assert job.interval == bench.settings.mlflow.poll_interval
     return job

@@ -371,7 +371,7 @@ def test_dead_server_shows_failing_within_seconds_and_recovers(
 
     def runs_synced_since_restart() -> bool:
         return any(
-            rec.topic == "runs" and rec.ok and rec.started >= restarted_wall
+            rec.job == "runs" and rec.ok and rec.started >= restarted_wall
             for rec in syncs.recent_syncs(reader, "mlflow")
         )
 

@@ -8,7 +8,8 @@ import pytest
 from textual.app import ComposeResult
 from textual.widgets import ContentSwitcher, Static, Tab
 
-from mlopstui.plugin_api import API_VERSION, Pane, registry
+from mlopstui.plugin_api import API_VERSION, Pane
+from mlopstui.plugin_api import catalog as pane_catalog
 from mlopstui.ui.app import SyncChanged
 from mlopstui.ui.widgets.runs_table import RunsTable
 
@@ -38,12 +39,12 @@ def with_plugins(monkeypatch):
     """Add entry points to the installed ones, as `pip install` of a plugin would."""
 
     def install(*entry_points: EntryPoint) -> None:
-        real = registry.listed
+        real = pane_catalog.listed
 
         def listed() -> list[EntryPoint]:
             return [*real(), *entry_points]
 
-        monkeypatch.setattr(registry, "listed", listed)
+        monkeypatch.setattr(pane_catalog, "listed", listed)
 
     return install
 

@@ -14,7 +14,7 @@ import mlopstui
 NOT_HEADLESS = {
     "mlopstui.ui": "the UI: the only package that imports Textual",
     "mlopstui.plugin_api.pane": "the Pane base class is a Textual widget (loaded lazily by "
-    "`mlopstui.plugin_api.Pane` and the pane registry)",
+    "`mlopstui.plugin_api.Pane` and the pane catalogue)",
     "mlopstui.plugin_api.testing": "the Pane test harness for plugin authors runs a Textual App",
     "mlopstui.__main__": "`python -m mlopstui`: importing it runs the CLI",
 }

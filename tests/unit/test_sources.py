@@ -117,7 +117,7 @@ def test_workbench_jobs_loop_over_sources_and_a_failing_source_gets_a_failing_jo
     announced: list[tuple[str, set[str]]] = []
     bench.scheduler.listeners.append(lambda feed, topics: announced.append((feed, topics)))
     try:
-        jobs = {(j.source, j.topic): j for j in bench.jobs(heartbeat=False)}
+        jobs = {(j.source, j.name): j for j in bench.jobs(heartbeat=False)}
         assert ("mlflow", "runs") in jobs and ("gpu-history", "prune") in jobs
         ok = bench.scheduler.run_job(jobs[("counter", "count")])
         assert ok.ok and ok.rows == 1

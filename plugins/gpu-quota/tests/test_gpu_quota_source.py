@@ -38,7 +38,7 @@ def test_opening_does_no_network_io(cache, quota_service) -> None:
 def test_a_sync_stores_the_snapshot_and_announces_it(cache, quota_service) -> None:
     source = QuotaSource(cache.env({"url": quota_service.url, "interval": 30, "timeout": 2}))
     [job] = source.jobs()
-    assert (job.source, job.topic, job.interval) == ("gpu-quota", "teams", 30.0)
+    assert (job.source, job.name, job.interval) == ("gpu-quota", "teams", 30.0)
 
     assert job.run() == 3
     assert stored(cache) == {t["team"]: t for t in quota_service.teams}

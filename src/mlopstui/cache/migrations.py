@@ -257,15 +257,15 @@ CREATE INDEX gpu_allocations_at ON gpu_allocations(at);
 """
 
 _V4 = """
--- Plugin sources' records: one row per (source, topic, key) holding a JSON object, so a team's
+-- Plugin sources' records: one row per (source, kind, key) holding a JSON object, so a team's
 -- source stores its data without a migration of its own (cache/records.py).
 CREATE TABLE source_records (
     source  TEXT NOT NULL,
-    topic   TEXT NOT NULL,
+    kind    TEXT NOT NULL,
     key     TEXT NOT NULL,
     value   TEXT NOT NULL,
     updated REAL NOT NULL,
-    PRIMARY KEY (source, topic, key)
+    PRIMARY KEY (source, kind, key)
 ) WITHOUT ROWID;
 """
 

@@ -14,7 +14,7 @@ def record_sync(conn: sqlite3.Connection, rec: SyncRecord) -> None:
     conn.execute(
         """INSERT INTO sync_runs (source, topic, started, finished, ok, error, rows)
            VALUES (?, ?, ?, ?, ?, ?, ?)""",
-        (rec.source, rec.topic, rec.started, rec.finished, int(rec.ok), rec.error, rec.rows),
+        (rec.source, rec.job, rec.started, rec.finished, int(rec.ok), rec.error, rec.rows),
     )
     conn.execute(
         """DELETE FROM sync_runs WHERE source = ? AND id <= (

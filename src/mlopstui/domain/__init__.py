@@ -69,10 +69,10 @@ class Run:
 
 @dataclass(frozen=True, slots=True)
 class SyncRecord:
-    """One sync attempt of a source's topic."""
+    """One sync attempt: a job (`Job.name`) of a feed (`source`, as `sync_runs` calls it)."""
 
     source: str
-    topic: str
+    job: str
     started: float
     finished: float | None
     ok: bool

@@ -30,7 +30,7 @@ Reading and writing the cache without depending on its SQL schema
 
     experiments, runs, models, model_versions, gpu_nodes    typed, read-only views of the
                     built-in topics over `ctx.reader()`, returning frozen values
-    records, replace_records, put_record    a plugin source's own topics as JSON records
+    records, replace_records, put_record    a plugin source's own records (JSON objects by kind and key)
 
 Showing external strings and times (every external string is data: sanitise it):
 

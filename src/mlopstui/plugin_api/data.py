@@ -12,7 +12,7 @@ building test data), so a plugin keeps working when the cache's tables change.
     gpu_nodes(conn, context, now)           the GPU nodes of a Kubernetes context (NodeRows)
     node(conn, context, name)               one Kubernetes node with labels and conditions
 
-A plugin source stores its own topics as JSON records (`replace_records`, `put_record`) inside
+A plugin source stores its own data as JSON records by kind and key (`replace_records`, `put_record`) inside
 `env.writer.transaction()`; its pane reads them back with `records(ctx.reader(), ...)`.
 """
 

@@ -32,7 +32,9 @@ class Job:
     """A recurring sync: `run()` returns rows written or raises."""
 
     source: str
-    topic: str
+    name: str
+    """The job within its feed ('runs', 'registry', 'health', 'nodes', 'prune').
+    Recorded in the `topic` column of `sync_runs` (an old name: it is not a cache topic)."""
     interval: float
     run: Callable[[], int]
     quiet_ok: bool = False
@@ -72,7 +74,7 @@ class Scheduler:
         """Start one daemon thread per job."""
         for job in self.jobs:
             t = threading.Thread(
-                target=self._loop, args=(job,), name=f"sync-{job.source}-{job.topic}"
+                target=self._loop, args=(job,), name=f"sync-{job.source}-{job.name}"
             )
             t.daemon = True
             t.start()
@@ -108,10 +110,10 @@ class Scheduler:
         try:
             rows = job.run()
         except Exception as exc:  # recorded and shown; the loop carries on
-            record = SyncRecord(job.source, job.topic, started, timefmt.now(), False, str(exc), 0)
+            record = SyncRecord(job.source, job.name, started, timefmt.now(), False, str(exc), 0)
             job.failures += 1
         else:
-            record = SyncRecord(job.source, job.topic, started, timefmt.now(), True, None, rows)
+            record = SyncRecord(job.source, job.name, started, timefmt.now(), True, None, rows)
             job.failures = 0
             if job.quiet_ok and not was_failing:
                 return record

@@ -19,7 +19,8 @@ from mlopstui import text, timefmt
 from mlopstui.cache import syncs
 from mlopstui.config import Settings
 from mlopstui.domain import Freshness
-from mlopstui.plugin_api import API_VERSION, registry
+from mlopstui.plugin_api import API_VERSION
+from mlopstui.plugin_api import catalog as pane_catalog
 from mlopstui.plugin_api.pane import Pane
 from mlopstui.sources import StatusItem
 from mlopstui.ui.actions import ActionFlow
@@ -86,7 +87,7 @@ class MlopsApp(App):
         self.fetcher = fetcher or OnDemand(workbench)
         self.panes: list[Pane] = []
         self._pane_ids: set[str] = set()
-        self.failures: list[registry.PaneFailure] = []
+        self.failures: list[pane_catalog.PaneFailure] = []
         self._theme_error: str | None = None
         # Themes before the first frame: setting one in on_mount re-styles and redraws it all.
         for theme in themes():
@@ -103,7 +104,7 @@ class MlopsApp(App):
 
     def _add_panes(self, entries: list[Any]) -> list[Pane]:
         """Import and construct the panes of `entries` (not mounted); failures are kept."""
-        classes, failures = registry.load(API_VERSION, entries, self._pane_ids)
+        classes, failures = pane_catalog.load(API_VERSION, entries, self._pane_ids)
         self.failures += failures
         added = []
         for cls in classes:
@@ -117,7 +118,7 @@ class MlopsApp(App):
     def compose(self) -> ComposeResult:
         # Built-in panes only: plugin panes are imported after the first frame. Only the
         # start pane mounts now; the others mount when first shown.
-        self._add_panes(registry.builtin_entry_points())
+        self._add_panes(pane_catalog.builtin_entry_points())
         start = self._start_pane()
         with Horizontal(id="top-bar"):
             yield Tabs(
@@ -195,8 +196,8 @@ class MlopsApp(App):
 
     def _load_plugin_panes(self) -> None:
         """Import the plugin panes (after the first frame) and give each a tab."""
-        builtin = {(ep.name, ep.value) for ep in registry.builtin_entry_points()}
-        entries = [ep for ep in registry.listed() if (ep.name, ep.value) not in builtin]
+        builtin = {(ep.name, ep.value) for ep in pane_catalog.builtin_entry_points()}
+        entries = [ep for ep in pane_catalog.listed() if (ep.name, ep.value) not in builtin]
         reported = len(self.failures)
         tabs = self.query_one(Tabs)
         for pane in self._add_panes(entries):
@@ -204,11 +205,11 @@ class MlopsApp(App):
             tabs.add_tab(Tab(f"{number}·{pane.title}", id=f"tab-{pane.pane_id}"))
         self._report_pane_failures(self.failures[reported:])
 
-    def _report_pane_failures(self, failures: list[registry.PaneFailure] | None = None) -> None:
+    def _report_pane_failures(self, failures: list[pane_catalog.PaneFailure] | None = None) -> None:
         """Plugin panes that failed to load: stderr and one toast each."""
         self._report_failures("pane", self.failures if failures is None else failures)
 
-    def _report_failures(self, kind: str, failures: list[registry.PaneFailure]) -> None:
+    def _report_failures(self, kind: str, failures: list[pane_catalog.PaneFailure]) -> None:
         for failure in failures:
             message = f"Plugin {kind} {failure.name} ({failure.target}) skipped: {failure.reason}"
             print(f"mlopstui: {message}", file=sys.stderr)

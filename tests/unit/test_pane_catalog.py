@@ -1,4 +1,4 @@
-"""The pane registry: listing imports nothing; bad plugins are reported and skipped."""
+"""The pane catalogue: listing imports nothing; bad plugins are reported and skipped."""
 
 from __future__ import annotations
 
@@ -10,22 +10,23 @@ from pathlib import Path
 
 import pytest
 
-from mlopstui.plugin_api import API_VERSION, registry
+from mlopstui.plugin_api import API_VERSION
+from mlopstui.plugin_api import catalog as pane_catalog
 
 FIXTURES = Path(__file__).parent / "plugin_fixtures"
 BUILTINS = ["experiments", "registry", "gpus", "pipelines", "costs"]
 
 
 def ep(name: str, value: str) -> EntryPoint:
-    return EntryPoint(name=name, value=value, group=registry.GROUP)
+    return EntryPoint(name=name, value=value, group=pane_catalog.GROUP)
 
 
 def test_listed_gives_builtins_in_order_without_importing_them() -> None:
     """listed() returns the five built-ins first, in order, and imports no pane or Textual."""
     code = """
 import json, sys
-from mlopstui.plugin_api import registry
-names = [ep.name for ep in registry.listed()]
+from mlopstui.plugin_api import catalog
+names = [ep.name for ep in catalog.listed()]
 loaded = sorted(m for m in sys.modules if m.startswith(("mlopstui.ui", "textual")))
 print(json.dumps({"names": names, "loaded": loaded}))
 """
@@ -39,7 +40,7 @@ print(json.dumps({"names": names, "loaded": loaded}))
 
 def test_load_builtins_has_no_failures() -> None:
     """The installed built-in panes all load against the current API."""
-    panes, failures = registry.load(API_VERSION)
+    panes, failures = pane_catalog.load(API_VERSION)
     assert failures == []
     assert [p.pane_id for p in panes][:5] == BUILTINS
 
@@ -49,8 +50,8 @@ def test_listed_sorts_plugins_after_builtins(monkeypatch: pytest.MonkeyPatch) ->
     a built-in's own entry point is not listed twice, another class under its name is."""
     own = ep("experiments", "mlopstui.ui.panes.experiments:ExperimentsPane")
     eps = [ep("zeta", "z:Z"), ep("gpus", "g:G"), ep("alpha", "a:A"), own]
-    monkeypatch.setattr(registry, "entry_points", lambda group: eps)
-    assert [e.name for e in registry.listed()] == [*BUILTINS, "alpha", "gpus", "zeta"]
+    monkeypatch.setattr(pane_catalog, "entry_points", lambda group: eps)
+    assert [e.name for e in pane_catalog.listed()] == [*BUILTINS, "alpha", "gpus", "zeta"]
 
 
 def test_bad_plugins_are_reported_and_good_ones_kept(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,8 +69,8 @@ def test_bad_plugins_are_reported_and_good_ones_kept(monkeypatch: pytest.MonkeyP
         ep("future", "fake_panes.good:FuturePane"),
         ep("dup", "fake_panes.good:DuplicatePane"),
     ]
-    monkeypatch.setattr(registry, "listed", lambda: entries)
-    panes, failures = registry.load(API_VERSION)
+    monkeypatch.setattr(pane_catalog, "listed", lambda: entries)
+    panes, failures = pane_catalog.load(API_VERSION)
 
     assert [p.__name__ for p in panes] == ["ExperimentsPane", "GoodPane"]
     reasons = {f.name: f.reason for f in failures}
@@ -96,8 +97,8 @@ def test_a_pane_that_declares_no_api_version_is_refused(monkeypatch: pytest.Monk
         ep("good", "fake_panes.good:GoodPane"),
         ep("bare", "fake_panes.good:UnversionedPane"),
     ]
-    monkeypatch.setattr(registry, "listed", lambda: entries)
-    panes, failures = registry.load(API_VERSION)
+    monkeypatch.setattr(pane_catalog, "listed", lambda: entries)
+    panes, failures = pane_catalog.load(API_VERSION)
 
     assert [p.__name__ for p in panes] == ["GoodPane"]
     assert [(f.name, f.reason) for f in failures] == [
@@ -107,7 +108,7 @@ def test_a_pane_that_declares_no_api_version_is_refused(monkeypatch: pytest.Monk
 
 def test_every_builtin_pane_declares_the_api_version_in_its_own_body() -> None:
     """No built-in relies on a version inherited from a shared base."""
-    panes, _ = registry.load(API_VERSION, registry.builtin_entry_points())
+    panes, _ = pane_catalog.load(API_VERSION, pane_catalog.builtin_entry_points())
     assert panes and all(vars(p).get("api_version") == API_VERSION for p in panes)
 
 

@@ -1,4 +1,4 @@
-"""The pane registry: built-in panes and plugins, through the `mlopstui.panes` entry points.
+"""The pane catalogue: built-in panes and plugins, through the `mlopstui.panes` entry points.
 
 Listing entry points imports nothing. Loading happens once, when the UI starts; a plugin that
 fails to import, is not a Pane, or declares another API version is reported and skipped.
