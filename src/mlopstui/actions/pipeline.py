@@ -277,7 +277,8 @@ class Pipeline:
 
 
 def _source_of(record: AuditRecord) -> str:
-    return str(record.params.get("source", "mlflow"))
+    """The source an audit record's action went to (every intent records it)."""
+    return str(record.params.get("source", ""))
 
 
 def _not_sent(error: BaseException) -> bool:

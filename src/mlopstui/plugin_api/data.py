@@ -120,14 +120,14 @@ def gpu_nodes(
     *,
     as_of: float | None = None,
 ) -> list[NodeRow]:
-    """The GPU nodes of Kubernetes context `context` (`ctx.source_info("kubernetes")
-    ["context"]`), by name, as the GPU nodes pane shows them (`NodeRow`: GPU product,
+    """The GPU nodes of Kubernetes context `context` (the "context" of the Kubernetes source's
+    `ctx.source_info`), by name, as the GPU nodes pane shows them (`NodeRow`: GPU product,
     allocatable / allocated / in-use GPUs, utilisation, memory, temperature, power, status,
     taints, the pods holding GPUs, `idle_but_allocated`).
 
     `now` is in seconds (`plugin_api.now()`). A GPU is in use when its newest sample is above
     `busy_threshold` (%); a node is idle-but-allocated when it held GPUs for `idle_minutes` with
-    every sample at or below it (the GPU source's settings are in `ctx.source_info("gpu")`).
+    every sample at or below it (the GPU metrics source's settings are in its `ctx.source_info`).
     `as_of` (seconds) reads the allocation history at that past time instead.
     """
     return _gpu_nodes.node_rows(conn, context, now, busy_threshold, idle_minutes, as_of=as_of)

@@ -24,7 +24,7 @@ Lifecycle (all headless, none of it on the UI loop unless said so):
 Names: `name` is the source's config section (`[mlflow]`, or `[sources.<name>]` for a plugin),
 `Action.source` of its actions, and the key of `source_info`. A source writes sync records
 under one or more *feeds* (`sync_runs.source`, what freshness is kept per: MLflow has one
-feed, "mlflow"; the GPU source has "dcgm" and "nvml", each with its own freshness and
+feed named after it; the GPU source has one for DCGM and one for NVML, each with its own freshness and
 backoff). Panes subscribe to cache *topics* ("runs", "models", "nodes"), which the source lists
 in `topics` and announces through `env.announce(feed, topics)` after writing.
 
