@@ -20,8 +20,8 @@ async def _shoot(settings, out: Path) -> None:
     from mlopstui.workbench import Workbench
 
     workbench = Workbench(settings)
-    workbench.run_sync.sync_once()
-    workbench.registry_sync.sync_once()
+    for job in workbench.jobs(heartbeat=False):  # one pass of every source
+        workbench.scheduler.run_job(job)
     app = MlopsApp(workbench, start_sync=False)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()

@@ -136,7 +136,7 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
         print(bench.note, file=sys.stderr)
     try:
         if not args.once:
-            print(f"syncing {settings.tracking_uri} into {bench.cache_path}; Ctrl-C stops")
+            print(f"syncing into {bench.cache_path}; Ctrl-C stops")
             bench.start()
             _print_source_failures(bench)
             while True:
@@ -157,7 +157,10 @@ def _run_jobs(bench: Any, jobs: list[Any], *, out: Any = None) -> int:
         if job.housekeeping and rec.ok:
             continue
         took = (rec.finished or rec.started) - rec.started
-        note = job.note() if job.note is not None else None
+        try:
+            note = job.note() if job.note is not None else None
+        except Exception as exc:  # a plugin's broken note loses only the note
+            note = f"(no note: {exc!r})"
         if rec.ok and note and not rec.rows:
             print(f"{job.source}: {job.name}: not available: {text.clean(note)}", file=out)
         elif rec.ok:
@@ -276,6 +279,7 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     Prints one line per check and never a traceback."""
     from mlopstui.cache import db
     from mlopstui.cache.audit import AuditError, AuditLog
+    from mlopstui.sources import Check
 
     failures = 0
 
@@ -311,7 +315,9 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     try:
         for source in bench.sources:
             try:
-                checks = source.check()
+                checks = list(source.check())
+                if not all(isinstance(c, Check) for c in checks):
+                    raise TypeError("check() must return a list of mlopstui.sources.Check")
             except Exception as exc:  # a source's broken check is its own failure only
                 report(source.name, False, f"check failed: {type(exc).__name__}: {exc}")
                 continue
@@ -335,7 +341,11 @@ def _doctor_workbench(settings: Settings) -> Any:
     try:
         bench = Workbench(settings)
     except Exception:
+        import atexit
+        import shutil
+
         scratch = Path(tempfile.mkdtemp(prefix="mlopstui-doctor-")) / "cache.sqlite"
+        atexit.register(shutil.rmtree, scratch.parent, True)
         try:
             import msgspec
 
@@ -430,6 +440,8 @@ def cmd_gpus(settings: Settings, args: argparse.Namespace) -> int:
                 if source is None:
                     continue
                 for job in source.jobs(heartbeat=False):
+                    if job.housekeeping:
+                        continue
                     rec = bench.scheduler.run_job(job)
                     if not rec.ok:
                         failed += 1
@@ -451,7 +463,7 @@ def cmd_gpus(settings: Settings, args: argparse.Namespace) -> int:
         json.dump(
             {
                 "context": kube.context,
-                "server": kube.server,
+                "server": text.redact(kube.server),
                 "nodes": [_node_json(r) for r in rows],
             },
             sys.stdout,
@@ -459,7 +471,7 @@ def cmd_gpus(settings: Settings, args: argparse.Namespace) -> int:
         )
         sys.stdout.write("\n")
         return 1 if failed else 0
-    print(f"context {text.clean(kube.context)} ({text.clean(kube.server)})")
+    print(f"context {text.clean(kube.context)} ({text.clean(text.redact(kube.server))})")
     cols = ["NODE", "PRODUCT", "ALLOC", "IN-USE", "UTIL", "MEM", "TEMP", "POWER", "STATUS", "AGE"]
     table = [
         [

@@ -21,6 +21,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from mlopstui import paths
+from mlopstui.text import redact
 
 Seconds = Annotated[float, Meta(gt=0, description="a number of seconds greater than 0")]
 Minutes = Annotated[float, Meta(gt=0, description="a number of minutes greater than 0")]
@@ -123,7 +124,9 @@ class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
     def tracking_label(self) -> str:
         """The tracking server as shown on screen: 'local store' for the embedded default,
         the home directory as '~'."""
-        return "local store" if self.is_local_store else _home_as_tilde(self.tracking_uri)
+        if self.is_local_store:
+            return "local store"
+        return redact(_home_as_tilde(self.tracking_uri))
 
     @property
     def tracking_source(self) -> str:

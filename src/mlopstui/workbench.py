@@ -32,7 +32,7 @@ class Workbench:
         self.writer = db.Writer(db.open_writer(settings.cache_path))
         self.scheduler = Scheduler(self.writer)
         self.user = getpass.getuser()
-        self.sources = sources or SourceSet(self._env_for)
+        self.sources = sources if sources is not None else SourceSet(self._env_for)
         self._pipeline: Pipeline | None = None
         self._started_sources: list[Source] = []
 

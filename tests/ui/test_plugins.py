@@ -105,3 +105,30 @@ async def test_a_plugin_whose_refresh_raises_does_not_take_the_app_down(
         await pilot.press("6")
         await pilot.pause()
         assert app.active_pane().pane_id == "flaky"
+
+
+async def test_a_plugin_pane_can_be_the_start_pane(cache, with_plugins):
+    """[ui] start_pane naming a plugin pane shows it once plugins load (after the first
+    frame), not Experiments for good."""
+    import msgspec
+
+    from mlopstui import config
+
+    from .builders import make_app, make_settings
+
+    with_plugins(EntryPoint(name="flaky", value=f"{__name__}:FlakyPane", group=GROUP))
+    base = make_settings(cache)
+    settings = msgspec.structs.replace(
+        base, ui=config.UiSettings(theme=base.ui.theme, start_pane="flaky")
+    )
+    app = make_app(cache, settings=settings)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await wait_for(
+                pilot,
+                lambda: app.active_pane() is not None and app.active_pane().pane_id == "flaky",
+            )
+            assert "flaky" in screen_text(app)
+    finally:
+        app.workbench.close()
+        app.pipeline.close()

@@ -214,3 +214,22 @@ def test_doctor_never_prints_a_traceback(tmp_path: Path, uri: str) -> None:
     assert len(line) < 400
     for name in ("config", "cache", "kubernetes", "dcgm", "nvml"):
         assert any(x[5:].startswith(f"{name}:") for x in proc.stdout.splitlines()), name
+
+
+def test_doctor_on_a_fresh_install_creates_nothing_and_passes(tmp_path: Path) -> None:
+    """The embedded store not created yet is not a failure, and doctor does not create it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("XDG_", "HOME"))}
+    env["HOME"] = str(home)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlopstui", "doctor"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (line,) = [x for x in proc.stdout.splitlines() if x[5:].startswith("mlflow:")]
+    assert line.startswith("--   mlflow:") and "created on first sync" in line, line
+    assert not list(home.rglob("mlflow.db"))

@@ -11,6 +11,7 @@ from mlopstui.actions.pipeline import Executor, Pipeline
 from mlopstui.cache.audit import AuditLog
 
 if TYPE_CHECKING:
+    from mlopstui.sources import Source
     from mlopstui.workbench import Workbench
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,11 @@ def build_pipeline(workbench: Workbench, *, audit_path: Path | None = None) -> P
 
     def resync(name: str, topics: set[str]) -> None:
         source = sources.get(name)
-        feed = source.feed_names()[0] if source is not None else name
-        workbench.scheduler.announce(feed, topics)
+        feeds = source.feed_names() if source is not None else (name,)
+        workbench.scheduler.announce(feeds[0], topics)
         if not workbench.scheduler.stopped:
-            workbench.scheduler.trigger(feed)
+            for feed in feeds:
+                workbench.scheduler.trigger(feed)
 
     return Pipeline(
         executors,
@@ -52,6 +54,13 @@ def build_pipeline(workbench: Workbench, *, audit_path: Path | None = None) -> P
         source_label=label,
         audit=lambda: AuditLog(audit_path),
         resync=resync,
-        timeout=max(ACTION_TIMEOUT, settings.mlflow.request_timeout * 2),
+        timeout=max([ACTION_TIMEOUT, *(_timeout(s) for s in sources)]),
         user=workbench.user,
     )
+
+
+def _timeout(source: Source) -> float:
+    try:
+        return float(source.action_timeout())
+    except Exception:  # a plugin's broken timeout never blocks the pipeline
+        return 0.0

@@ -184,15 +184,18 @@ class Source:
         return []
 
     def read_only(self) -> bool:
-        """Whether writes against this source are removed now: the global switch or the
-        source's own `read_only` setting by default."""
+        """Whether writes against this source are removed now: the global switch, or the
+        source's own `read_only` setting (its typed section for a built-in, its
+        `[sources.<name>]` table for a plugin) by default."""
         settings = self.env.settings
-        if settings.read_only:
+        if settings.read_only or bool(self.env.config.get("read_only", False)):
             return True
-        section = getattr(settings, self.name, None)
-        if section is not None:
-            return bool(getattr(section, "read_only", False))
-        return bool(self.env.config.get("read_only", False))
+        return bool(getattr(getattr(settings, self.name, None), "read_only", False))
+
+    def action_timeout(self) -> float:
+        """Seconds the pipeline waits for one of its actions before the outcome is
+        'unknown - verify' (at least the pipeline's own 30 s is always given)."""
+        return 0.0
 
     # ------------------------------------------------------------------ display
 

@@ -10,6 +10,7 @@ carries on.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -67,7 +68,9 @@ def load_class(ep: EntryPoint, taken: set[str]) -> type[Source] | SourceFailure:
             ep.value,
             f"declares source API {version}, this mlopstui offers {SOURCE_API_VERSION}",
         )
-    name = cls.name or ep.name
+    if not cls.name:
+        return PluginFailure(ep.name, ep.value, "declares no name (Source.name)")
+    name = cls.name
     if name in taken:
         return SourceFailure(ep.name, ep.value, f"source name {name!r} already taken")
     return cls
@@ -92,6 +95,8 @@ class SourceSet:
         self._sources: list[Source] = []
         self.failures: list[SourceFailure] = []
         self._plugins_loaded = False
+        self._loading = False
+        self._lock = threading.RLock()  # the UI thread and a worker may both ask first
         self._open([ep for ep in entries() if (ep.name, ep.value) in BUILTIN])
 
     def _open(self, eps: list[EntryPoint]) -> None:
@@ -101,7 +106,7 @@ class SourceSet:
             if isinstance(loaded, SourceFailure):
                 self._fail(loaded)
                 continue
-            name = loaded.name or ep.name
+            name = loaded.name
             try:
                 source = loaded(self._env_for(name))
             except Exception as exc:
@@ -111,14 +116,17 @@ class SourceSet:
             self._sources.append(source)
 
     def _fail(self, failure: SourceFailure) -> None:
-        log.warning("source %s (%s) skipped: %s", failure.name, failure.target, failure.reason)
+        # The UI and the CLI report failures themselves; the log keeps a line for later.
+        log.info("source %s (%s) skipped: %s", failure.name, failure.target, failure.reason)
         self.failures.append(failure)
 
     def load_plugins(self) -> list[SourceFailure]:
         """Import and open the plugin sources (once); returns every failure so far."""
-        if not self._plugins_loaded:
-            self._plugins_loaded = True
-            self._open([ep for ep in self._entries() if (ep.name, ep.value) not in BUILTIN])
+        with self._lock:
+            if not self._plugins_loaded and not self._loading:
+                self._loading = True  # a plugin asking for a source while it opens
+                self._open([ep for ep in self._entries() if (ep.name, ep.value) not in BUILTIN])
+                self._plugins_loaded = True
         return self.failures
 
     @property
@@ -138,8 +146,8 @@ class SourceSet:
             if source.name == name:
                 return source
         if not self._plugins_loaded:
-            self.load_plugins()
-            return self.get(name)
+            self.load_plugins()  # waits for a load under way on another thread
+            return next((s for s in self._sources if s.name == name), None)
         return None
 
     def owner_of(self, feed: str) -> Source | None:
@@ -155,5 +163,5 @@ class SourceSet:
         for source in self._sources:
             try:
                 source.close()
-            except Exception:
-                log.exception("closing source %s failed", source.name)
+            except Exception as exc:  # logged in one line: the CLI prints no traceback
+                log.warning("closing source %s failed: %r", source.name, exc)

@@ -8,6 +8,7 @@ never redirects a watch or a pending action. Opening reads no file and imports n
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 from mlopstui.sources import Check, Source, SourceEnv, SourceInfo, StatusItem
@@ -35,27 +36,23 @@ class KubernetesSource(Source):
         self.settings = env.settings
         self._client: KubeSource | None = None
         self._pinned = False
+        self._pin_lock = threading.Lock()  # the UI thread and a worker may both ask first
         self.error: str | None = None
         """Why the kubeconfig cannot be used (None when it can, or before it was read)."""
-
-    @property
-    def pinned(self) -> bool:
-        """Whether the kubeconfig has been read (and the context pinned) yet."""
-        return self._pinned
 
     @property
     def client(self) -> KubeSource | None:
         """The session's client, its context pinned when first asked for (None when
         Kubernetes is off, no kubeconfig exists, or it is unusable: see `error`)."""
-        if not self._pinned:
-            self._pinned = True
-            from mlopstui.adapters import SourceError
-            from mlopstui.sync import kubernetes as kube_sync
+        with self._pin_lock:
+            if not self._pinned:
+                from mlopstui.sync import kubernetes as kube_sync
 
-            try:
-                self._client = kube_sync.source_for(self.settings)
-            except SourceError as exc:
-                self.error = str(exc)
+                try:
+                    self._client = kube_sync.source_for(self.settings)
+                except Exception as exc:  # SourceError, or a kubeconfig nobody expected
+                    self.error = str(exc)
+                self._pinned = True
         return self._client
 
     @property
@@ -79,7 +76,11 @@ class KubernetesSource(Source):
         from mlopstui.actions import kubernetes as kube_actions
 
         # The same pinned client as the watches: a changed kubeconfig never redirects an action.
-        return list(kube_actions.executors(client, self.env.writer))
+        label = self.info().audit_label  # credentials redacted, as in the audit log
+        return list(kube_actions.executors(client, self.env.writer, lambda: label))
+
+    def action_timeout(self) -> float:
+        return self.settings.kubernetes.request_timeout * 2
 
     def read_only(self) -> bool:
         """Read-only switches, or a production context unless production writes are allowed."""

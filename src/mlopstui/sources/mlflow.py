@@ -12,7 +12,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from mlopstui.sources import Check, Source, SourceEnv, SourceInfo, StatusItem
-from mlopstui.text import redact
+from mlopstui.text import clean, redact
 
 if TYPE_CHECKING:
     from mlopstui.actions.pipeline import Executor
@@ -110,6 +110,9 @@ class MlflowSource(Source):
             jobs.append(Job(NAME, "health", HEARTBEAT_INTERVAL, self._heartbeat, quiet_ok=True))
         return jobs
 
+    def action_timeout(self) -> float:
+        return self.settings.mlflow.request_timeout * 2
+
     def focus(self, hint: str) -> None:
         """Sync this experiment's runs first."""
         self.run_sync.focus_experiment = hint
@@ -188,16 +191,16 @@ class MlflowSource(Source):
         else:
             auth = "no credentials"
         uri = self.settings.tracking_uri
-        if not uri.startswith(("http://", "https://", "sqlite:", "file:", "/")):
+        if ":" not in uri and not uri.startswith("/") and uri != "databricks":
             return [
                 Check(
                     NAME,
                     False,
                     f"{redact(uri)}: not a tracking URI; expected http(s)://HOST, "
-                    "sqlite:///PATH or file:PATH",
+                    "sqlite:///PATH, file:PATH or another MLflow store URI",
                 )
             ]
-        missing = _missing_store(uri)
+        missing = _missing_store(uri, default=self.settings.is_local_store)
         if missing:
             return [missing]
         client = self._new_client(self.settings.mlflow.request_timeout, 0)
@@ -210,7 +213,8 @@ class MlflowSource(Source):
                 Check(NAME, False, f"{exc}; the local store needs `pip install 'mlopstui[local]'`")
             ]
         except Exception as exc:  # a doctor never prints a traceback
-            return [Check(NAME, False, f"{redact(uri)}: {type(exc).__name__}: {exc}")]
+            reason = clean(" ".join(str(exc).split()), limit=200)
+            return [Check(NAME, False, f"{redact(uri)}: {type(exc).__name__}: {reason}")]
 
     def close(self) -> None:
         for client in (self._client, self._heartbeat_client):
@@ -219,9 +223,11 @@ class MlflowSource(Source):
                 closer()
 
 
-def _missing_store(uri: str) -> Check | None:
+def _missing_store(uri: str, *, default: bool) -> Check | None:
     """A check for a local store that is not there: `doctor` never creates one (MLflow
-    would create the file, and the folders above it, on first open)."""
+    would create the file, and the folders above it, on first open). The embedded default
+    store not there yet is fine (the first sync or `mlopstui demo` creates it); a configured
+    one in a missing folder is most likely a typo."""
     from pathlib import Path
     from urllib.parse import urlparse
 
@@ -232,7 +238,7 @@ def _missing_store(uri: str) -> Check | None:
         path = Path(urlparse(uri).path)
     else:
         return None
-    if not path.parent.is_dir():
+    if not path.parent.is_dir() and not default:
         return Check(NAME, False, f"{redact(uri)}: the folder {path.parent} does not exist")
     if not path.exists():
         return Check(NAME, None, f"{redact(uri)}: no store there yet (created on first sync)")

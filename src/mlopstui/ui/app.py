@@ -200,10 +200,14 @@ class MlopsApp(App):
         entries = [ep for ep in pane_catalog.listed() if (ep.name, ep.value) not in builtin]
         reported = len(self.failures)
         tabs = self.query_one(Tabs)
-        for pane in self._add_panes(entries):
+        added = self._add_panes(entries)
+        for pane in added:
             number = self.panes.index(pane) + 1
             tabs.add_tab(Tab(f"{number}·{pane.title}", id=f"tab-{pane.pane_id}"))
         self._report_pane_failures(self.failures[reported:])
+        wanted = self.settings.ui.start_pane
+        if any(p.pane_id == wanted for p in added):
+            tabs.active = f"tab-{wanted}"  # a plugin pane as [ui] start_pane
 
     def _report_pane_failures(self, failures: list[pane_catalog.PaneFailure] | None = None) -> None:
         """Plugin panes that failed to load: stderr and one toast each."""

@@ -112,10 +112,6 @@ class ExperimentsPane(Pane):
     def focus_default(self) -> None:
         self.query_one(RunsTable).focus()
 
-    def focused_experiment(self) -> str | None:
-        """The experiment on screen (fetched first on a cold cache)."""
-        return self.experiment_id
-
     def sync_hints(self) -> dict[str, str]:
         """The experiment on screen is synced first on a cold cache."""
         return {"mlflow": self.experiment_id} if self.experiment_id else {}
