@@ -148,9 +148,8 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
         bench.close()
 
 
-def _run_jobs(bench: Any, jobs: list[Any], *, out: Any = None) -> int:
+def _run_jobs(bench: Any, jobs: list[Any]) -> int:
     """Run each job once, print one line for it; returns how many failed."""
-    out = out or sys.stdout
     failed = 0
     for job in jobs:
         rec = bench.scheduler.run_job(job)
@@ -162,12 +161,12 @@ def _run_jobs(bench: Any, jobs: list[Any], *, out: Any = None) -> int:
         except Exception as exc:  # a plugin's broken note loses only the note
             note = f"(no note: {exc!r})"
         if rec.ok and note and not rec.rows:
-            print(f"{job.source}: {job.name}: not available: {text.clean(note)}", file=out)
+            print(f"{job.source}: {job.name}: not available: {text.clean(note)}")
         elif rec.ok:
-            print(f"{job.source}: {job.name}: ok, {rec.rows} rows in {took:.1f} s", file=out)
+            print(f"{job.source}: {job.name}: ok, {rec.rows} rows in {took:.1f} s")
         else:
             failed += 1
-            print(f"{job.source}: {job.name}: FAILED: {text.clean(rec.error)}", file=out)
+            print(f"{job.source}: {job.name}: FAILED: {text.clean(rec.error)}")
     return failed
 
 

@@ -64,6 +64,14 @@ class Workbench:
         """The opened source of that name (None when there is none)."""
         return self.sources.get(name)
 
+    def sync_now(self, source: str | None = None) -> None:
+        """Run the jobs of every feed of a source (of every source when None) now instead of
+        at their next time. A name that is no source is taken as a feed."""
+        found = self.sources.get(source) if source else None
+        feeds = found.feed_names() if found is not None else (source,)
+        for feed in feeds:
+            self.scheduler.trigger(feed)
+
     def jobs(self, *, heartbeat: bool = True) -> list[Job]:
         """The sync jobs of every source (plugins are loaded first). A source whose `jobs()`
         raises gives one failing job instead, so the reason shows where sync status does."""

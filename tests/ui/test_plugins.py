@@ -39,12 +39,12 @@ def with_plugins(monkeypatch):
     """Add entry points to the installed ones, as `pip install` of a plugin would."""
 
     def install(*entry_points: EntryPoint) -> None:
-        real = pane_catalog.listed
+        real = pane_catalog.plugin_entry_points
 
-        def listed() -> list[EntryPoint]:
+        def plugin_entry_points() -> list[EntryPoint]:
             return [*real(), *entry_points]
 
-        monkeypatch.setattr(pane_catalog, "listed", listed)
+        monkeypatch.setattr(pane_catalog, "plugin_entry_points", plugin_entry_points)
 
     return install
 

@@ -80,7 +80,6 @@ def test_builtins_open_without_plugins_and_declare_their_feeds(tmp_path: Path) -
             "gpu": ("dcgm", "nvml", "gpu-history"),
         }
         assert bench.sources.fetcher_of("artifacts").name == "mlflow"
-        assert bench.sources.owner_of("nvml").name == "gpu"
         assert bench.sources.failures == []
     finally:
         bench.close()
@@ -233,3 +232,39 @@ def test_doctor_on_a_fresh_install_creates_nothing_and_passes(tmp_path: Path) ->
     (line,) = [x for x in proc.stdout.splitlines() if x[5:].startswith("mlflow:")]
     assert line.startswith("--   mlflow:") and "created on first sync" in line, line
     assert not list(home.rglob("mlflow.db"))
+
+
+def test_kubernetes_contexts_are_an_on_demand_fetch(tmp_path: Path) -> None:
+    """The context picker's list comes from a fetch (off the UI loop), not from info():
+    every context of the kubeconfig, the production ones marked."""
+    kubeconfig = tmp_path / "kubeconfig"
+    contexts = ["dev", "prod-eu", "staging"]
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "dev",
+                "clusters": [
+                    {"name": c, "cluster": {"server": "https://127.0.0.1:9"}} for c in contexts
+                ],
+                "users": [{"name": "u", "user": {"token": "secret-token"}}],
+                "contexts": [{"name": c, "context": {"cluster": c, "user": "u"}} for c in contexts],
+            }
+        )
+    )
+    bench = Workbench(settings_for(tmp_path, **{"kubernetes.kubeconfig": str(kubeconfig)}))
+    try:
+        source = bench.sources.fetcher_of("kube_contexts")
+        assert source is not None and source.name == "kubernetes"
+        got = source.fetch("kube_contexts")
+        assert got == {
+            "contexts": contexts,
+            "production_contexts": ["prod-eu"],
+            "contexts_error": None,
+        }
+        info = source.info().as_dict()
+        assert info["context"] == "dev" and "contexts" not in info
+        assert "secret-token" not in json.dumps(info)
+    finally:
+        bench.close()

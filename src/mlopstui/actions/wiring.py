@@ -42,11 +42,9 @@ def build_pipeline(workbench: Workbench, *, audit_path: Path | None = None) -> P
 
     def resync(name: str, topics: set[str]) -> None:
         source = sources.get(name)
-        feeds = source.feed_names() if source is not None else (name,)
-        workbench.scheduler.announce(feeds[0], topics)
+        workbench.scheduler.announce(source.feed_names()[0] if source else name, topics)
         if not workbench.scheduler.stopped:
-            for feed in feeds:
-                workbench.scheduler.trigger(feed)
+            workbench.sync_now(name)
 
     return Pipeline(
         executors,

@@ -69,7 +69,6 @@ class PaneContext(Protocol):
         """What the session knows about a source, for display, as plain values ({} for an
         unknown one): `mlopstui.sources.SourceInfo.as_dict()` of that source: name, label,
         audit_label, configured, read_only, context, production, error, and the source's
-        own details (Kubernetes: server, contexts, production_contexts, contexts_error; GPU
-        metrics: prometheus, nvml, busy_threshold, idle_minutes, retention_days). The first
+        own details (Kubernetes: server; GPU metrics: prometheus, nvml, busy_threshold, idle_minutes, retention_days). The first
         call for the Kubernetes source reads the kubeconfig: never before the first frame."""
         ...

@@ -46,11 +46,16 @@ def builtin_entry_points() -> list[EntryPoint]:
     return [EntryPoint(name=n, value=v, group=GROUP) for n, v in BUILTIN]
 
 
+def plugin_entry_points() -> list[EntryPoint]:
+    """Installed plugin sources by name (a scan of the installed distributions; nothing
+    imported). A plugin under a built-in's name is listed (and later refused as a duplicate)."""
+    eps = [ep for ep in entry_points(group=GROUP) if (ep.name, ep.value) not in BUILTIN]
+    return sorted(eps, key=lambda ep: ep.name)
+
+
 def listed() -> list[EntryPoint]:
-    """Every source: built-ins first, then installed plugins by name, without importing any.
-    A plugin registered under a built-in's name is listed (and later refused as a duplicate)."""
-    plugins = sorted(entry_points(group=GROUP), key=lambda ep: ep.name)
-    return builtin_entry_points() + [ep for ep in plugins if (ep.name, ep.value) not in BUILTIN]
+    """Every source: built-ins first, then installed plugins by name, without importing any."""
+    return builtin_entry_points() + plugin_entry_points()
 
 
 def load_class(ep: EntryPoint, taken: set[str]) -> type[Source] | SourceFailure:
@@ -84,20 +89,14 @@ class SourceSet:
     frame); `failures` lists what could not be loaded or opened.
     """
 
-    def __init__(
-        self,
-        env_for: Callable[[str], SourceEnv],
-        *,
-        entries: Callable[[], list[EntryPoint]] = listed,
-    ) -> None:
+    def __init__(self, env_for: Callable[[str], SourceEnv]) -> None:
         self._env_for = env_for
-        self._entries = entries
         self._sources: list[Source] = []
         self.failures: list[SourceFailure] = []
         self._plugins_loaded = False
         self._loading = False
         self._lock = threading.RLock()  # the UI thread and a worker may both ask first
-        self._open([ep for ep in entries() if (ep.name, ep.value) in BUILTIN])
+        self._open(builtin_entry_points())
 
     def _open(self, eps: list[EntryPoint]) -> None:
         taken = {s.name for s in self._sources}
@@ -125,7 +124,7 @@ class SourceSet:
         with self._lock:
             if not self._plugins_loaded and not self._loading:
                 self._loading = True  # a plugin asking for a source while it opens
-                self._open([ep for ep in self._entries() if (ep.name, ep.value) not in BUILTIN])
+                self._open(plugin_entry_points())
                 self._plugins_loaded = True
         return self.failures
 
@@ -149,10 +148,6 @@ class SourceSet:
             self.load_plugins()  # waits for a load under way on another thread
             return next((s for s in self._sources if s.name == name), None)
         return None
-
-    def owner_of(self, feed: str) -> Source | None:
-        """The source that keeps that feed's freshness."""
-        return next((s for s in self._sources if feed in s.feed_names()), None)
 
     def fetcher_of(self, what: str) -> Source | None:
         """The source that answers that on-demand fetch."""

@@ -30,6 +30,7 @@ class KubernetesSource(Source):
     title = "Kubernetes"
     api_version = 1
     topics = frozenset({"kube", "gpus"})
+    fetches = frozenset({"kube_contexts"})
 
     def __init__(self, env: SourceEnv) -> None:
         super().__init__(env)
@@ -76,7 +77,7 @@ class KubernetesSource(Source):
         from mlopstui.actions import kubernetes as kube_actions
 
         # The same pinned client as the watches: a changed kubeconfig never redirects an action.
-        label = self.info().audit_label  # credentials redacted, as in the audit log
+        label = _audit_label(client)  # credentials redacted, as in the audit log
         return list(kube_actions.executors(client, self.env.writer, lambda: label))
 
     def action_timeout(self) -> float:
@@ -90,21 +91,23 @@ class KubernetesSource(Source):
         client = self.client
         context = client.context if client is not None else None
         server = redact(client.server) if client is not None else ""
-        contexts = self._contexts()
         return SourceInfo(
             NAME,
             context or "no context",
-            audit_label=f"kubernetes {context} ({server})" if context else NAME,
+            audit_label=_audit_label(client),
             configured=client is not None,
             read_only=context is not None and self.settings.context_read_only(context),
             context=context,
             production=self.settings.is_production_context(context),
             error=self.error,
-            details={"server": server, **contexts},
+            details={"server": server},
         )
 
-    def _contexts(self) -> dict[str, Any]:
-        """The contexts of the kubeconfig in force, and which of them are production."""
+    def fetch(self, what: str, **kwargs: Any) -> Any:
+        """The "kube_contexts" fetch: the kubeconfig's contexts (`contexts`), which of them are
+        production (`production_contexts`) and why there are none (`contexts_error`)."""
+        if what != "kube_contexts":
+            return super().fetch(what, **kwargs)
         from mlopstui.adapters import SourceError
         from mlopstui.adapters.kubernetes import context_names, kubeconfig_paths
 
@@ -155,3 +158,10 @@ class KubernetesSource(Source):
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+
+
+def _audit_label(client: KubeSource | None) -> str:
+    """How the pinned context is named in confirmations and the audit log (no credentials)."""
+    if client is None:
+        return NAME
+    return f"kubernetes {client.context} ({redact(client.server)})"

@@ -154,7 +154,7 @@ class MlopsApp(App):
     def on_mount(self) -> None:
         if self._theme_error:
             self.notify(self._theme_error, severity="warning", markup=False)
-        self._report_pane_failures()
+        self._report_failures("pane", self.failures)
         start = self._start_pane()
         if start:
             self.query_one(Tabs).active = start.replace("pane-", "tab-")
@@ -196,24 +196,19 @@ class MlopsApp(App):
 
     def _load_plugin_panes(self) -> None:
         """Import the plugin panes (after the first frame) and give each a tab."""
-        builtin = {(ep.name, ep.value) for ep in pane_catalog.builtin_entry_points()}
-        entries = [ep for ep in pane_catalog.listed() if (ep.name, ep.value) not in builtin]
         reported = len(self.failures)
         tabs = self.query_one(Tabs)
-        added = self._add_panes(entries)
+        added = self._add_panes(pane_catalog.plugin_entry_points())
         for pane in added:
             number = self.panes.index(pane) + 1
             tabs.add_tab(Tab(f"{number}·{pane.title}", id=f"tab-{pane.pane_id}"))
-        self._report_pane_failures(self.failures[reported:])
+        self._report_failures("pane", self.failures[reported:])
         wanted = self.settings.ui.start_pane
         if any(p.pane_id == wanted for p in added):
             tabs.active = f"tab-{wanted}"  # a plugin pane as [ui] start_pane
 
-    def _report_pane_failures(self, failures: list[pane_catalog.PaneFailure] | None = None) -> None:
-        """Plugin panes that failed to load: stderr and one toast each."""
-        self._report_failures("pane", self.failures if failures is None else failures)
-
     def _report_failures(self, kind: str, failures: list[pane_catalog.PaneFailure]) -> None:
+        """Plugin panes or sources that failed to load: stderr and one toast each."""
         for failure in failures:
             message = f"Plugin {kind} {failure.name} ({failure.target}) skipped: {failure.reason}"
             print(f"mlopstui: {message}", file=sys.stderr)
@@ -228,10 +223,6 @@ class MlopsApp(App):
                 if source is not None and hint:
                     source.focus(hint)
         self.workbench.start()
-        self._report_source_failures()
-
-    def _report_source_failures(self) -> None:
-        """Plugin sources that failed to load or open: stderr and one toast each."""
         self._report_failures("source", self.workbench.sources.failures)
 
     def _announced(self, source: str, topics: set[str]) -> None:
@@ -309,9 +300,7 @@ class MlopsApp(App):
     def sync_now(self, source: str | None = None) -> None:
         """Sync now instead of at the next interval."""
         if self.start_sync:
-            found = self.workbench.sources.get(source) if source else None
-            for feed in found.feed_names() if found is not None else [source]:
-                self.workbench.scheduler.trigger(feed)
+            self.workbench.sync_now(source)
             self.notify("Syncing now…", timeout=2)
         else:
             self.notify("Sync is off in this session", severity="warning")

@@ -38,8 +38,15 @@ def restart_hint(pinned: str | None, chosen: str) -> str:
 
 
 def pick_context(app: App, ctx: PaneContext, pinned: str | None) -> None:
-    """Show the kubeconfig's contexts; choosing another one explains how to switch."""
-    info = ctx.source_info("kubernetes")
+    """Show the kubeconfig's contexts (read off the UI loop); choosing another one explains
+    how to switch."""
+    ctx.fetch("kube_contexts", lambda info: _show_contexts(app, ctx, pinned, info))
+
+
+def _show_contexts(app: App, ctx: PaneContext, pinned: str | None, info: Any) -> None:
+    if isinstance(info, Exception):
+        ctx.notify(f"Could not read the kubeconfig: {info}", severity="warning")
+        return
     choices = context_choices(info, pinned)
     if not choices:
         ctx.notify(
