@@ -37,7 +37,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 class QuotaService:
-    """GET /quotas as a team's quota service would answer it, or in one of its bad moods.
+    """A stand-in for a team's quota service (no real one exists here): GET /quotas as it
+    would answer, or in one of its bad moods.
 
     `mode`: "ok" (the teams), "json" (`payload` as JSON), "500", "html", "huge-declared"
     (a 2 MB reply with its length), "huge-undeclared" (2 MB, no length: read until close),
