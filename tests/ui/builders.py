@@ -480,6 +480,8 @@ class CannedFetcher:
         self.fail = fail
         self.cache = cache
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.real: Any = None
+        """The app's own fetcher, for fetches that need no server (the kubeconfig's contexts)."""
 
     def __call__(self, what: str, **kwargs: Any) -> Any:
         self.calls.append((what, kwargs))
@@ -501,6 +503,8 @@ class CannedFetcher:
             return len(kwargs["run_ids"]) * len(kwargs["keys"])
         if what == "artifacts":
             return list(self.artifacts)
+        if self.real is not None:
+            return self.real(what, **kwargs)
         raise ValueError(f"unknown fetch {what!r}")
 
 
@@ -534,9 +538,12 @@ def make_app(
         pipeline = build_pipeline(
             workbench, audit_path=cache.with_name(f"{cache.stem}-audit.sqlite")
         )
-    return MlopsApp(
-        workbench, start_sync=False, fetcher=fetcher or CannedFetcher(), pipeline=pipeline
-    )
+    canned = fetcher or CannedFetcher()
+    if isinstance(canned, CannedFetcher) and canned.real is None:
+        from mlopstui.ui.app import OnDemand
+
+        canned.real = OnDemand(workbench)
+    return MlopsApp(workbench, start_sync=False, fetcher=canned, pipeline=pipeline)
 
 
 async def jobs_settled(pilot: Any, timeout: float = 10.0) -> None:
