@@ -2,7 +2,11 @@
 
 Global options go before the command and each has an environment variable:
 `mlopstui [--tracking-uri URI] [--cache PATH] [--config FILE] [--read-only] [COMMAND ...]`.
-A settings mistake prints one line and exits 2; a failing check exits 1.
+A settings mistake, or a cache or audit log that cannot be used, prints one line and exits 2;
+a failing check exits 1; so does an unforeseen error, as one line that says where its
+traceback was logged. A reader that closes the pipe early (`| head`) ends it quietly with 141.
+Every string from outside (the server, the cache, plugins, the config) is printed through
+`text.clean`; JSON keeps values whole with every control character escaped as \\uXXXX.
 """
 
 from __future__ import annotations
@@ -106,18 +110,67 @@ def main(argv: list[str] | None = None) -> int:
         command = args.command or "ui"
         return COMMANDS[command](settings, args)
     except ConfigError as exc:
-        print(f"mlopstui: config error: {exc}", file=sys.stderr)
+        print(f"mlopstui: config error: {text.clean(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # the last line of defence: one readable line, no traceback
-        from mlopstui.cache.db import CacheError
-        from mlopstui.paths import UnsafePathError
+    except BrokenPipeError:
+        # `mlopstui runs | head`: the reader has all it wanted. Exit as a tool killed by
+        # SIGPIPE does, silently, and point stdout at nothing so the exit flush stays quiet.
+        import os
 
-        if isinstance(exc, CacheError | UnsafePathError):
-            print(f"mlopstui: {exc}", file=sys.stderr)
-            return 2
-        raise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except Exception as exc:  # the last line of defence: one readable line, no traceback
+        status, sentence = explain(exc)
+        print(f"mlopstui: {text.redact(sentence)}", file=sys.stderr)
+        return status
+
+
+def explain(exc: BaseException) -> tuple[int, str]:
+    """The exit status and the one sentence `main` prints for an exception no command caught.
+
+    A cache or audit log that cannot be used, a path that cannot be reached, a database that
+    is locked or damaged: 2, with what to do. Anything else is a bug: 1, with where the
+    traceback was logged, because a traceback on the terminal helps nobody on call.
+    """
+    import sqlite3
+
+    from mlopstui.cache.audit import AuditError
+    from mlopstui.cache.db import CacheError
+    from mlopstui.paths import UnsafePathError
+
+    if isinstance(exc, CacheError | UnsafePathError | AuditError):
+        return 2, text.clean(str(exc))
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        reason = exc.strerror or str(exc)
+        return 2, text.clean(f"{where}{reason}") + "; check the path and its permissions"
+    if isinstance(exc, sqlite3.Error):
+        return 2, cache_sentence(exc)
+    if isinstance(exc, RecursionError):
+        return 2, "input nested too deeply to read (a config or cache value); nothing was done"
+    return (
+        1,
+        f"unexpected error ({type(exc).__name__}: {text.clean(str(exc), limit=200)}); {_log_traceback(exc)}",
+    )
+
+
+def _log_traceback(exc: BaseException) -> str:
+    """Append the traceback of `exc` to the app's private log; say where (for the sentence)."""
+    import traceback
+
+    from mlopstui import paths
+
+    try:
+        path = paths.log_file()
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} mlopstui crashed:\n")
+            log.writelines(traceback.format_exception(exc))
+        paths.make_private_file(path)
+    except Exception:  # no log to write to: the sentence alone has to do
+        return "please report it"
+    return f"the details are in {path}; please report it"
 
 
 def cmd_ui(settings: Settings, args: argparse.Namespace) -> int:
@@ -133,7 +186,7 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
 
     bench = Workbench(settings)
     if bench.note:
-        print(bench.note, file=sys.stderr)
+        print(text.clean(bench.note), file=sys.stderr)
     try:
         if not args.once:
             print(f"syncing into {bench.cache_path}; Ctrl-C stops")
@@ -156,17 +209,18 @@ def _run_jobs(bench: Any, jobs: list[Any]) -> int:
         if job.housekeeping and rec.ok:
             continue
         took = (rec.finished or rec.started) - rec.started
+        where = f"{text.clean(job.source)}: {text.clean(job.name)}"
         try:
             note = job.note() if job.note is not None else None
         except Exception as exc:  # a plugin's broken note loses only the note
             note = f"(no note: {exc!r})"
         if rec.ok and note and not rec.rows:
-            print(f"{job.source}: {job.name}: not available: {text.clean(note)}")
+            print(f"{where}: not available: {text.clean(note)}")
         elif rec.ok:
-            print(f"{job.source}: {job.name}: ok, {rec.rows} rows in {took:.1f} s")
+            print(f"{where}: ok, {rec.rows} rows in {took:.1f} s")
         else:
             failed += 1
-            print(f"{job.source}: {job.name}: FAILED: {text.clean(rec.error)}")
+            print(f"{where}: FAILED: {text.clean(rec.error)}")
     return failed
 
 
@@ -174,7 +228,10 @@ def _print_source_failures(bench: Any) -> int:
     """One line per plugin source that could not be loaded or opened; returns the count."""
     failures = bench.sources.load_plugins()
     for f in failures:
-        print(f"FAILED source {f.name} ({f.target}): {text.clean(f.reason)}", file=sys.stderr)
+        print(
+            f"FAILED source {text.clean(f.name)} ({text.clean(f.target)}): {text.clean(f.reason)}",
+            file=sys.stderr,
+        )
     return len(failures)
 
 
@@ -191,47 +248,18 @@ def _find_experiment(conn: Any, name: str | None) -> str | None:
 
 def cmd_runs(settings: Settings, args: argparse.Namespace) -> int:
     """Print cached runs as a table, JSON or CSV."""
-    from mlopstui.cache import db
-    from mlopstui.cache import runs as run_store
-    from mlopstui.cache.search import FilterError
+    import sqlite3
 
     path = settings.cache_path
-    if not path.exists():
-        print(f"mlopstui: no cache at {path} yet; run `mlopstui sync --once`", file=sys.stderr)
-        return 1
-    conn = db.open_reader(path)
-    try:
-        exp_id = _find_experiment(conn, args.experiment)
-        window = run_store.RunsWindow(
-            conn,
-            experiment_id=exp_id,
-            filter_text=args.filter,
-            sort=args.sort,
-            descending=not args.asc,
-        )
-    except (FilterError, LookupError) as exc:
-        print(f"mlopstui: {exc}", file=sys.stderr)
-        return 2
-    limit = args.limit if args.limit > 0 else 10**12
-    rows = window.page(0, limit)
     extra = [c.strip() for c in args.columns.split(",") if c.strip()]
-    run_store.fill_values(conn, rows, extra)
-    names = {e.experiment_id: e.name for e in run_store.experiments(conn)}
-    records = [
-        {
-            "run_id": r.run_id,
-            "experiment": names.get(r.experiment_id, r.experiment_id),
-            "name": r.name,
-            "status": r.status,
-            "start_time": r.start_time,
-            "end_time": r.end_time,
-            "duration_ms": r.duration,
-            "user": r.user,
-            "source": r.source,
-            **{c: r.values.get(c) for c in extra},
-        }
-        for r in rows
-    ]
+    try:
+        records = _read_runs(path, args, extra)
+    except _Stop as stop:
+        print(f"mlopstui: {text.clean(stop.sentence)}", file=sys.stderr)
+        return stop.status
+    except sqlite3.Error as exc:  # damaged or locked while reading: one sentence
+        print(f"mlopstui: {cache_sentence(exc, path)}", file=sys.stderr)
+        return 1
     out = sys.stdout
     if args.format == "json":
         json.dump(records, out, indent=2)
@@ -246,13 +274,133 @@ def cmd_runs(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+class _Stop(Exception):
+    """A command ends early with this status and sentence."""
+
+    def __init__(self, status: int, sentence: str) -> None:
+        super().__init__(sentence)
+        self.status, self.sentence = status, sentence
+
+
+def _read_runs(path: Any, args: argparse.Namespace, extra: list[str]) -> list[dict[str, Any]]:
+    """The runs `runs` prints, read from the cache without changing it."""
+    from mlopstui.cache import db
+    from mlopstui.cache import runs as run_store
+    from mlopstui.cache.search import FilterError
+
+    problem = _unreadable_cache(path)
+    if problem is not None:
+        raise _Stop(1, problem)
+    conn = db.open_reader(path)
+    try:
+        problem = _not_a_cache(conn, path)
+        if problem is not None:
+            raise _Stop(1, problem)
+        try:
+            exp_id = _find_experiment(conn, args.experiment)
+            window = run_store.RunsWindow(
+                conn,
+                experiment_id=exp_id,
+                filter_text=args.filter,
+                sort=args.sort,
+                descending=not args.asc,
+            )
+        except (FilterError, LookupError) as exc:
+            raise _Stop(2, str(exc)) from None
+        limit = args.limit if args.limit > 0 else 10**12
+        rows = window.page(0, limit)
+        run_store.fill_values(conn, rows, extra)
+        names = {e.experiment_id: e.name for e in run_store.experiments(conn)}
+    finally:
+        conn.close()
+    return [
+        {
+            "run_id": r.run_id,
+            "experiment": names.get(r.experiment_id, r.experiment_id),
+            "name": r.name,
+            "status": r.status,
+            "start_time": r.start_time,
+            "end_time": r.end_time,
+            "duration_ms": r.duration,
+            "user": r.user,
+            "source": r.source,
+            **{c: r.values.get(c) for c in extra},
+        }
+        for r in rows
+    ]
+
+
+def cache_sentence(exc: Exception, path: Any = None) -> str:
+    """What a SQLite error while using the cache means for the person, in one sentence."""
+    where = f" {path}" if path is not None else ""
+    if "locked" in str(exc) or "busy" in str(exc):
+        return (
+            f"the cache{where} is locked by another program ({text.clean(str(exc))}); "
+            "try again when it has finished, or choose another with --cache"
+        )
+    return (
+        f"cannot read the cache{where}: {text.clean(str(exc))}; "
+        "run `mlopstui sync --once` to rebuild it, or choose another with --cache"
+    )
+
+
+def _unreadable_cache(path: Any) -> str | None:
+    """Why the cache file cannot be read before SQLite is asked (missing, a directory, a
+    dangling or looping link, no permission), or None. `runs` only reads: it never creates
+    or rebuilds the cache, so each of these is a sentence that says what to run."""
+    import os
+
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"the cache {path} is a link to nothing; remove it or choose another --cache"
+        return f"no cache at {path} yet; run `mlopstui sync --once`"
+    except OSError as exc:
+        return f"cannot reach the cache {path}: {exc.strerror or exc}; choose another --cache"
+    import stat
+
+    if stat.S_ISDIR(st.st_mode):
+        return f"the cache {path} is a directory, not a file; choose another --cache"
+    if st.st_size == 0:
+        return f"the cache {path} is empty; run `mlopstui sync --once` to fill it"
+    if not os.access(path, os.R_OK):
+        return f"cannot read the cache {path}: permission denied; check its owner and mode"
+    return None
+
+
+def _not_a_cache(conn: Any, path: Any) -> str | None:
+    """Why an opened SQLite file is no cache `runs` can read (another program's database, a
+    newer mlopstui's, one never synced), or None. `sync` moves such a file aside and rebuilds;
+    `runs` says so instead of failing on a missing table."""
+    from mlopstui.cache import db
+
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    rebuild = "`mlopstui sync --once` moves it aside and rebuilds it"
+    if app_id != db.APPLICATION_ID:
+        if app_id == 0 and version == 0:
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if tables == 0:
+                return f"the cache {path} holds nothing yet; run `mlopstui sync --once`"
+        return f"{path} is not an mlopstui cache; {rebuild}, or choose another --cache"
+    if version > db.SCHEMA_VERSION:
+        return (
+            f"the cache {path} was written by a newer mlopstui (schema {version} > "
+            f"{db.SCHEMA_VERSION}); upgrade mlopstui, or {rebuild}"
+        )
+    if version < db.SCHEMA_VERSION:
+        return f"the cache {path} is from an older mlopstui; run `mlopstui sync --once` first"
+    return None
+
+
 def _print_table(records: list[dict[str, Any]], extra: list[str]) -> None:
     cols = ["run_id", "name", "status", "start", "duration", "user", *extra]
     table = [
         [
-            r["run_id"][:8],
+            text.clean(r["run_id"])[:8],
             text.clean(r["name"], limit=32),
-            r["status"],
+            text.clean(r["status"], limit=12),
             timefmt.clock(r["start_time"]),
             timefmt.duration(r["duration_ms"]),
             text.clean(r["user"], limit=16),
@@ -286,14 +434,25 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
         nonlocal failures
         failures += ok is False
         mark = "--  " if ok is None else ("OK  " if ok else "FAIL")
-        print(f"{mark} {name}: {text.clean(detail)}")
+        print(f"{mark} {text.clean(name)}: {text.clean(detail)}")
 
     report("config", True, settings.config_file or "no config file; defaults and environment")
     try:
-        opened = db.open_writer(settings.cache_path)
-        count = opened.conn.execute("SELECT count(*) FROM runs").fetchone()[0]
-        opened.conn.close()
-        report("cache", True, f"{settings.cache_path} ({count} runs cached)")
+        # Read every page first, read-only: opening reads only the first one, so damage in
+        # the middle would pass as OK (and the workbench would fail every sync on it).
+        damage = db.check(settings.cache_path) if settings.cache_path.exists() else None
+        if damage is not None:
+            report(
+                "cache",
+                False,
+                f"{settings.cache_path} is damaged ({damage}); it holds only copies: quit "
+                "mlopstui, move it aside and run `mlopstui sync --once` to rebuild it",
+            )
+        else:
+            opened = db.open_writer(settings.cache_path)
+            count = opened.conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+            opened.conn.close()
+            report("cache", True, f"{settings.cache_path} ({count} runs cached)")
     except Exception as exc:
         report("cache", False, str(exc))
     try:
@@ -397,20 +556,20 @@ def cmd_plugins(settings: Settings, args: argparse.Namespace) -> int:
 
     print("panes:")
     for ep in pane_catalog.listed():
-        print(f"  {ep.name:<14} {ep.value}")
+        print(f"  {text.clean(ep.name):<14} {text.clean(ep.value)}")
     print("sources:")
     for ep in catalog.listed():
-        print(f"  {ep.name:<14} {ep.value}")
+        print(f"  {text.clean(ep.name):<14} {text.clean(ep.value)}")
     _panes, failures = pane_catalog.load(API_VERSION)
     for failure in failures:
-        print(f"FAILED pane {failure.name}: {text.clean(failure.reason)}")
+        print(f"FAILED pane {text.clean(failure.name)}: {text.clean(failure.reason)}")
     taken: set[str] = set()
     source_failures = 0
     for ep in catalog.listed():
         loaded = catalog.load_class(ep, taken)
         if isinstance(loaded, catalog.SourceFailure):
             source_failures += 1
-            print(f"FAILED source {loaded.name}: {text.clean(loaded.reason)}")
+            print(f"FAILED source {text.clean(loaded.name)}: {text.clean(loaded.reason)}")
         else:
             taken.add(loaded.name or ep.name)
     return 1 if failures or source_failures else 0
@@ -445,7 +604,8 @@ def cmd_gpus(settings: Settings, args: argparse.Namespace) -> int:
                     if not rec.ok:
                         failed += 1
                         print(
-                            f"{job.source}: {job.name}: FAILED: {text.clean(rec.error)}",
+                            f"{text.clean(job.source)}: {text.clean(job.name)}: FAILED: "
+                            f"{text.clean(rec.error)}",
                             file=sys.stderr,
                         )
         conn = bench.reader()
@@ -482,7 +642,7 @@ def cmd_gpus(settings: Settings, args: argparse.Namespace) -> int:
             _gib(r.mem_used, r.mem_total),
             _num(r.temp, "C", 0),
             _num(r.power, "W", 0),
-            r.status,
+            text.clean(r.status, limit=16),
             timefmt.duration(int(r.age * 1000) if r.age is not None else None),
         ]
         for r in rows
@@ -492,7 +652,9 @@ def cmd_gpus(settings: Settings, args: argparse.Namespace) -> int:
         print("(no GPU nodes cached; run `mlopstui gpus --sync`)")
     for r in rows:
         if r.idle_but_allocated:
-            pods = ", ".join(f"{h.namespace}/{h.name} ({h.gpus})" for h in r.holders)
+            pods = ", ".join(
+                f"{text.clean(h.namespace)}/{text.clean(h.name)} ({h.gpus})" for h in r.holders
+            )
             print(
                 f"idle but allocated: {text.clean(r.name)}: held by {text.clean(pods, limit=200)}"
             )
@@ -624,13 +786,16 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
     try:
         since = parse_since(args.since, time.time()) if args.since else None
     except ValueError as exc:
-        print(f"mlopstui: {exc}", file=sys.stderr)
+        print(f"mlopstui: {text.clean(str(exc))}", file=sys.stderr)
         return 2
     log = AuditLog()
     try:
         records = log.records(since=since, limit=max(1, args.limit))
+        note = log.note
     finally:
         log.close()
+    if note:  # a damaged log was moved aside: say where the history went
+        print(f"mlopstui: {text.clean(note)}", file=sys.stderr)
     if args.format == "json":
         json.dump([r.as_dict() for r in records], sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -644,7 +809,7 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
                 str(r.id),
                 time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started)),
                 text.clean(r.user, limit=16),
-                r.action,
+                text.clean(r.action, limit=24),
                 text.clean(r.target, limit=48),
                 text.clean(f"{r.before} -> {r.after}", limit=40),
                 "unknown - verify" if state == "unknown" else state,

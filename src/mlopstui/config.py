@@ -21,7 +21,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from mlopstui import paths
-from mlopstui.text import redact
+from mlopstui.text import clean, redact
 
 Seconds = Annotated[float, Meta(gt=0, description="a number of seconds greater than 0")]
 Minutes = Annotated[float, Meta(gt=0, description="a number of minutes greater than 0")]
@@ -41,6 +41,12 @@ class MlflowSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     """Seconds before one HTTP request to the server gives up (MLflow's own default is 120)."""
     max_retries: Annotated[int, Meta(ge=0, le=10)] = 0
     """HTTP retries per request (MLflow's own default is 7, about 4 minutes)."""
+    request_deadline: Seconds | None = None
+    """Seconds one whole request may take: connect, headers, body, retries and Retry-After
+    waits (request_timeout bounds only each read). Default: 6 x request_timeout."""
+    max_response_mb: Annotated[int, Meta(ge=1, le=4096)] = 256
+    """Largest answer accepted from the server, in MiB (a 1000-run page with 200 metrics per
+    run is about 43 MiB); a larger one fails the request before it is read."""
     page_size: Annotated[int, Meta(ge=1, le=50000)] = 1000
     """Runs per search request."""
     read_only: bool = False
@@ -241,12 +247,44 @@ def _read_file(path: Path, explicit: bool) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc})") from None
     try:
-        return tomllib.loads(text)
+        tree = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        # tomllib recurses once per nested array or inline table: a few hundred levels of
+        # `[[[...]]]` exhaust the interpreter's stack long before they are valid settings.
+        raise ConfigError(
+            f"{path}: not valid TOML: nested too deeply (at most {MAX_DEPTH} levels)"
+        ) from None
+    where = _too_deep(tree)
+    if where is not None:
+        raise ConfigError(
+            f"{path}: {where}: nested more than {MAX_DEPTH} levels deep; no setting is"
+        )
+    return tree
 
 
-_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
+MAX_DEPTH = 32
+"""Tables and arrays nested deeper than this are refused: no setting needs it, and plugins
+that walk their `[sources.<name>]` table recursively must not meet a stack-exhausting tree."""
+
+
+def _too_deep(tree: Any, limit: int = MAX_DEPTH) -> str | None:
+    """The dotted key where `tree` nests deeper than `limit`, or None. Iterative, so a deep
+    tree cannot exhaust the stack while it is being measured."""
+    stack: list[tuple[Any, str, int]] = [(tree, "", 0)]
+    while stack:
+        node, key, depth = stack.pop()
+        if depth > limit:
+            return clean(key, limit=80) or "(top level)"
+        if isinstance(node, dict):
+            stack += [(v, f"{key}.{k}" if key else str(k), depth + 1) for k, v in node.items()]
+        elif isinstance(node, list):
+            stack += [(v, f"{key}[{i}]", depth + 1) for i, v in enumerate(node)]
+    return None
+
+
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 
 
 def _explain(exc: msgspec.ValidationError, origin: str) -> ConfigError:
@@ -254,11 +292,13 @@ def _explain(exc: msgspec.ValidationError, origin: str) -> ConfigError:
     match = _AT.match(str(exc))
     msg = match.group("msg") if match else str(exc)
     key = (match.group("path") or "").lstrip(".") if match else ""
-    unknown = re.match(r"Object contains unknown field `(?P<f>[^`]+)`", msg)
+    # Key names come from the file: an escape sequence in one must not reach the terminal.
+    origin, key = clean(origin), clean(key, limit=120)
+    unknown = re.match(r"Object contains unknown field `(?P<f>[^`]+)`", msg, re.DOTALL)
     if unknown:
-        full = f"{key}.{unknown['f']}" if key else unknown["f"]
+        full = clean(f"{key}.{unknown['f']}" if key else unknown["f"], limit=120)
         return ConfigError(f"{origin}: {full}: unknown setting (see the README's configuration)")
-    msg = msg.replace("Expected", "expected")
+    msg = clean(msg.replace("Expected", "expected"), limit=200)
     return ConfigError(f"{origin}: {key or '(top level)'}: {msg}")
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from mlopstui.adapters import SourceError
 from mlopstui.cache import db
 from mlopstui.config import Settings
+from mlopstui.domain import Freshness
 from mlopstui.sources import Source, SourceEnv
 from mlopstui.sources.catalog import SourceSet
 from mlopstui.sync.scheduler import Job, Scheduler
@@ -35,6 +36,9 @@ class Workbench:
         self.sources = sources if sources is not None else SourceSet(self._env_for)
         self._pipeline: Pipeline | None = None
         self._started_sources: list[Source] = []
+        # A cache rebuilt after damage is empty: every feed syncs into it now, not at its next
+        # interval (the MLflow runs sync starts over: its watermarks were in the old file).
+        self.writer.on_rebuilt.append(lambda note: self.scheduler.trigger())
 
     def _env_for(self, name: str) -> SourceEnv:
         return SourceEnv(
@@ -53,8 +57,25 @@ class Workbench:
 
     @property
     def note(self) -> str | None:
-        """A note from opening the cache (e.g. it was rebuilt), for the UI and CLI."""
+        """A note from opening the cache, or from rebuilding it after damage, for the UI and
+        CLI."""
         return self.writer.note
+
+    @property
+    def generation(self) -> int:
+        """How many times the cache was rebuilt in this session: a reader opened at an older
+        generation reads the damaged file that was moved aside."""
+        return self.writer.generation
+
+    def recover(self, exc: BaseException, generation: int | None = None) -> bool:
+        """A reader (opened at `generation`) hit `exc`: when it is damage to the file, move
+        the cache aside and rebuild it (see `cache.db.Writer.recover`); the caller then opens
+        a new reader. Returns whether `exc` was damage (rebuilt now or already); raises
+        CacheError when the cache could not be rebuilt."""
+        if not db.is_damage(exc):
+            return False
+        self.writer.recover(exc, generation)
+        return True
 
     def reader(self) -> sqlite3.Connection:
         """A new read-only connection to the cache."""
@@ -71,6 +92,16 @@ class Workbench:
         feeds = found.feed_names() if found is not None else (source,)
         for feed in feeds:
             self.scheduler.trigger(feed)
+
+    def freshness(self, feed: str, conn: sqlite3.Connection) -> Freshness:
+        """How fresh a feed is: from its running jobs while sync runs in this session (so a
+        failure shows even when it could not be recorded), else from the cache's records."""
+        live = self.scheduler.freshness(feed)
+        if live is not None:
+            return live
+        from mlopstui.cache import syncs
+
+        return syncs.freshness(conn, feed)
 
     def jobs(self, *, heartbeat: bool = True) -> list[Job]:
         """The sync jobs of every source (plugins are loaded first). A source whose `jobs()`

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from services import MlflowServer, SeededDataset, seed_mlflow_store
+
+# helpers.py is imported by several test modules: rewrite its asserts once, before any does.
+pytest.register_assert_rewrite("helpers")
+
+from services import MlflowServer, SeededDataset, seed_mlflow_store  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,6 @@ import re
 from pathlib import Path
 
 import pytest
-
-pytest.register_assert_rewrite("helpers")
 from helpers import CliResult, closed_port, run_cli  # noqa: E402
 from services import NLP, VISION, MlflowServer, SeededDataset  # noqa: E402
 
@@ -24,7 +22,7 @@ pytest_plugins = ["helpers"]
 
 Seeded = tuple[MlflowServer, SeededDataset]
 SYNC_LINE = re.compile(r"^mlflow: runs: ok, (\d+) rows in [\d.]+ s$", re.MULTILINE)
-REGISTRY_LINE = re.compile(r"^mlflow: registry: ok, (\d+) rows in [\d.]+ s$")
+REGISTRY_LINE = re.compile(r"^mlflow-registry: registry: ok, (\d+) rows in [\d.]+ s$")
 
 
 def _no_traceback(result: CliResult) -> None:
@@ -90,8 +88,8 @@ def test_sync_once_against_a_dead_port_fails_readably(tmp_path: Path) -> None:
     _no_traceback(result)
     assert result.seconds < 10
     runs_line, registry_line, _nvml_line = result.stdout.strip().splitlines()
-    for line, topic in ((runs_line, "runs"), (registry_line, "registry")):
-        assert line.startswith(f"mlflow: {topic}: FAILED: "), line
+    for line, feed in ((runs_line, "mlflow: runs"), (registry_line, "mlflow-registry: registry")):
+        assert line.startswith(f"{feed}: FAILED: "), line
         assert uri in line and "connection refused" in line.lower(), line
         assert len(line) < 200, line
 

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.register_assert_rewrite("helpers")
 from helpers import run_cli  # noqa: E402
 from registry_fixtures import PENDING, make_model, set_version_status  # noqa: E402
 from services import MlflowServer  # noqa: E402
@@ -22,7 +20,7 @@ pytestmark = pytest.mark.mlflow_server
 # Fixtures from helpers.py: make_workbench.
 pytest_plugins = ["helpers"]
 
-REGISTRY_LINE = re.compile(r"^mlflow: registry: ok, (\d+) rows in [\d.]+ s$", re.MULTILINE)
+REGISTRY_LINE = re.compile(r"^mlflow-registry: registry: ok, (\d+) rows in [\d.]+ s$", re.MULTILINE)
 
 
 def _client(uri: str) -> Any:
@@ -33,7 +31,7 @@ def _client(uri: str) -> Any:
 
 def _registry_job(bench: Any) -> Any:
     (job,) = [j for j in bench.jobs(heartbeat=False) if j.name == "registry"]
-    assert job.source == "mlflow"
+    assert job.source == "mlflow-registry"
     assert job.interval == bench.settings.mlflow.poll_interval
     return job
 

@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.register_assert_rewrite("helpers")
 from helpers import (  # noqa: E402
     cached_run_ids,
     sync_and_kill_after_first_batch,

@@ -219,25 +219,41 @@ def write_runs(path: Path, runs: Iterable[Run], *, synced_at: float = FROZEN_NOW
 
 
 def _sync(
-    topic: str, started: float, ok: bool, error: str | None = None, rows: int = 0
+    topic: str,
+    started: float,
+    ok: bool,
+    error: str | None = None,
+    rows: int = 0,
+    feed: str = "mlflow",
 ) -> SyncRecord:
-    return SyncRecord("mlflow", topic, started, started + 2, ok, error, rows)
+    return SyncRecord(feed, topic, started, started + 2, ok, error, rows)
 
 
 def sync_records(state: str) -> list[SyncRecord]:
-    """The sync history behind each freshness state."""
+    """The sync history behind each freshness state: the runs feed ("mlflow", with its
+    heartbeat) and the registry feed ("mlflow-registry") in the same state."""
     now = FROZEN_NOW
+    reg = "mlflow-registry"
     if state == "loaded":
-        return [_sync("runs", now - 3 * 3600, True, rows=60), _sync("runs", now - 62, True)]
+        return [
+            _sync("runs", now - 3 * 3600, True, rows=60),
+            _sync("runs", now - 62, True),
+            _sync("registry", now - 62, True, feed=reg),
+        ]
     if state == "unreachable":
         return [
             _sync("runs", now - 1800 - 2, True, rows=60),  # ok at 11:30
+            _sync("registry", now - 1800 - 2, True, feed=reg),
             _sync("health", now - 900, False, UNREACHABLE_ERROR),  # failing since 11:45
+            _sync("registry", now - 900, False, UNREACHABLE_ERROR, feed=reg),
             _sync("runs", now - 600, False, UNREACHABLE_ERROR),
             _sync("health", now - 120, False, UNREACHABLE_ERROR),
         ]
     if state == "stale":
-        return [_sync("runs", now - 3 * 3600 - 2, True, rows=60)]  # ok at 09:00, 3 h ago
+        return [
+            _sync("runs", now - 3 * 3600 - 2, True, rows=60),  # ok at 09:00, 3 h ago
+            _sync("registry", now - 3 * 3600 - 2, True, feed=reg),
+        ]
     if state == "empty":
         return []
     raise ValueError(f"unknown state {state!r}; one of {STATES}")

@@ -565,7 +565,7 @@ async def test_unreachable_api_server_keeps_the_cached_data_and_says_since_when(
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
         shown = screen_text(app)
-        assert "✗ Kubernetes unreachable since 11:45, showing cached data from 10:00" in shown
+        assert "✗ Kubernetes failing since 11:45, showing cached data from 10:00" in shown
         assert nodes_table(app).row_keys() == list(NODES)
 
 

@@ -159,7 +159,10 @@ async def test_empty_registry_says_where_and_how_to_register(app_for, cache):
     ("state", "says"),
     [
         ("empty", "No registry cached yet; syncing…"),
-        ("unreachable", "No registered models cached, and http://127.0.0.1:9 is unreachable"),
+        (
+            "unreachable",
+            "No registered models cached, and syncing from http://127.0.0.1:9 is failing since",
+        ),
     ],
 )
 async def test_empty_registry_while_syncing_or_unreachable(app_for, cache_for, state, says):
@@ -175,7 +178,7 @@ async def test_unreachable_with_cached_models_says_so_under_the_tables(app_for, 
     async with app.run_test(size=SIZE) as pilot:
         await open_registry(pilot)
         info = str(app.query_one("#registry-info").render())
-        assert "unreachable since 11:45, showing cached data from 11:30" in info
+        assert "failing since 11:45, showing cached data from 11:30" in info
         assert "Models (4)" in screen_text(app)
 
 

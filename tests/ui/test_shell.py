@@ -224,11 +224,11 @@ async def test_status_bar_says_unreachable_since_with_the_error(app_for, cache_f
     async with app.run_test(size=(200, 36)) as pilot:
         await pilot.pause()
         status = status_text(app)
-        assert "unreachable since 11:45, showing cached data from 11:30" in status
+        assert "failing since 11:45, showing cached data from 11:30" in status
         assert UNREACHABLE_ERROR in status
-        assert "unreachable since 11:45" in screen_text(app).splitlines()[-2]
+        assert "failing since 11:45" in screen_text(app).splitlines()[-2]
         # The pane's info line says it too, and the cached runs are still there.
-        assert "unreachable since 11:45" in str(app.query_one("#runs-info").render())
+        assert "failing since 11:45" in str(app.query_one("#runs-info").render())
         assert app.query_one(RunsTable).total == len(seeded())
 
 

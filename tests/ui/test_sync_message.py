@@ -115,4 +115,4 @@ async def test_freshness_topic_refreshes_the_status_bar(app, cache):
         finally:
             writer.close()
         app.post_message(SyncChanged("mlflow", {"freshness"}))
-        await wait_for(pilot, lambda: "unreachable since 11:59" in status_text(app))
+        await wait_for(pilot, lambda: "failing since 11:59" in status_text(app))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import threading
 import time
 
@@ -145,11 +146,84 @@ def test_freshness_states(writer: db.Writer, clock: itertools.count) -> None:
     assert fresh.last_error == "latest"
     assert fresh.last_ok == ok.finished  # the last good data is still reported
 
-    # A heartbeat success ends the streak but does not make the data younger.
+    # A heartbeat that answers says nothing about a runs pass that keeps failing (issue 11:
+    # the bar stayed a green "synced" while every runs pass failed).
     sched.run_job(Job("mlflow", "health", 1, lambda: 0, quiet_ok=True, failures=1))
     fresh = syncs.freshness(writer.conn, "mlflow")
-    assert (fresh.state, fresh.last_ok, fresh.last_error) == ("ok", ok.finished, None)
+    assert (fresh.state, fresh.failing_job, fresh.last_error) == ("failing", "runs", "latest")
+    assert fresh.failing_since == 5.0 and fresh.last_ok == ok.finished
+    # Only a success of the runs job itself ends its streak.
+    again = sched.run_job(data_ok)
+    fresh = syncs.freshness(writer.conn, "mlflow")
+    assert (fresh.state, fresh.last_ok, fresh.last_error) == ("ok", again.finished, None)
     assert syncs.freshness(writer.conn, "other").state == "never"
+
+
+def test_a_failing_heartbeat_fails_the_feed_until_it_answers(
+    writer: db.Writer, clock: itertools.count
+) -> None:
+    """The server down (heartbeat failing) shows on the feed though its last runs pass was
+    fine; the heartbeat answering again ends that, not a success of another feed."""
+    sched = Scheduler(writer)
+    sched.run_job(Job("mlflow", "runs", 1, lambda: 1))
+    sched.run_job(Job("mlflow", "health", 1, failing("refused"), quiet_ok=True))
+    sched.run_job(Job("mlflow-registry", "registry", 1, lambda: 1))
+    fresh = syncs.freshness(writer.conn, "mlflow")
+    assert (fresh.state, fresh.failing_job, fresh.last_error) == ("failing", "health", "refused")
+    assert syncs.freshness(writer.conn, "mlflow-registry").state == "ok"
+    sched.run_job(Job("mlflow", "health", 1, lambda: 0, quiet_ok=True, failures=1))
+    assert syncs.freshness(writer.conn, "mlflow").state == "ok"
+
+
+def test_live_freshness_shows_failures_the_cache_cannot_record(
+    writer: db.Writer, clock: itertools.count
+) -> None:
+    """A full disk or a damaged cache also fails the writing of the sync record: the state kept
+    in memory still shows the feed failing with its reason, and a pass whose data was written
+    but whose record was not is not shown as synced."""
+    sched = Scheduler(writer)
+    runs = Job("mlflow", "runs", 1, lambda: 1)
+    registry = Job("mlflow-registry", "registry", 1, lambda: 1)
+    sched.add(runs)
+    sched.add(registry)
+    sched._seed()
+    assert sched.freshness("mlflow").state == "never"  # type: ignore[union-attr]
+    assert sched.freshness("elsewhere") is None  # no job of that feed here: ask the cache
+    sched.run_job(runs)
+    sched.run_job(registry)
+    assert sched.freshness("mlflow").state == "ok"  # type: ignore[union-attr]
+
+    pages = writer.conn.execute("PRAGMA page_count").fetchone()[0]
+    writer.conn.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(sqlite3.OperationalError, match="full"):  # SQLite's own SQLITE_FULL
+        while True:  # fill the records' last page: the next record needs a page there is not
+            writer.conn.execute(
+                "INSERT INTO sync_runs (source, topic, started, ok, error, rows)"
+                " VALUES ('filler', 'x', 0, 1, ?, 0)",
+                ("x" * 200,),
+            )
+    runs.run = failing("database or disk is full")
+    sched.run_job(runs)
+    fresh = sched.freshness("mlflow")
+    assert fresh is not None and fresh.state == "failing"
+    assert fresh.last_error == "database or disk is full"
+    # The registry job "succeeds" (nothing to write) but its record cannot be written either.
+    sched.run_job(registry)
+    fresh = sched.freshness("mlflow-registry")
+    assert fresh is not None and fresh.state == "failing"
+    assert "cannot record" in (fresh.last_error or "")
+
+
+def test_seeded_from_the_records_of_an_earlier_session(
+    writer: db.Writer, clock: itertools.count
+) -> None:
+    """A feed failing when the last session ended shows failing from the first frame."""
+    Scheduler(writer).run_job(Job("mlflow", "runs", 1, failing("HTTP 500")))
+    sched = Scheduler(writer)
+    sched.add(Job("mlflow", "runs", 1, lambda: 1))
+    sched._seed()
+    fresh = sched.freshness("mlflow")
+    assert fresh is not None and (fresh.state, fresh.last_error) == ("failing", "HTTP 500")
 
 
 def test_stop_wakes_sleeping_jobs_promptly(writer: db.Writer) -> None:

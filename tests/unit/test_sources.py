@@ -75,7 +75,7 @@ def test_builtins_open_without_plugins_and_declare_their_feeds(tmp_path: Path) -
         assert not bench.sources.plugins_loaded
         feeds = {s.name: s.feed_names() for s in bench.sources}
         assert feeds == {
-            "mlflow": ("mlflow",),
+            "mlflow": ("mlflow", "mlflow-registry"),
             "kubernetes": ("kubernetes",),
             "gpu": ("dcgm", "nvml", "gpu-history"),
         }

@@ -149,7 +149,9 @@ def test_sync_once_and_doctor(session, quota_service) -> None:
     # Exit 1 for exactly two reasons: MLflow on a closed port, and the broken plugin.
     assert proc.returncode == 1
     failed = [line for line in lines if "FAILED" in line]
-    assert failed and all(line.startswith("mlflow: ") for line in failed), proc.stdout
+    assert failed and all(line.startswith(("mlflow: ", "mlflow-registry: ")) for line in failed), (
+        proc.stdout
+    )
     assert "FAILED source broken-quota (broken_quota:BrokenSource): import failed" in proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
 

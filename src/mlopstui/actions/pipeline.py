@@ -91,7 +91,12 @@ class Pipeline:
     def audit(self) -> AuditLog:
         """The audit log (opened on first use)."""
         if self._audit is None:
-            self._audit = self._audit_factory()
+            try:
+                self._audit = self._audit_factory()
+            except AuditError:
+                raise
+            except Exception as exc:  # an unsafe folder, a bug: no action may run unaudited
+                raise AuditError(f"cannot open the audit log: {exc}") from None
         return self._audit
 
     def allows(self, source: str, kind: str) -> bool:
@@ -176,7 +181,7 @@ class Pipeline:
                     f"no answer within {self.timeout:g} s; the change may or may not have been "
                     "made - verify it in the Audit screen or with `mlopstui audit`"
                 )
-                self.audit.outcome(audit_id, "unknown", message)
+                message += self._record(audit_id, "unknown", message)
                 self._resync(action.source, set(executor.topics))
                 return Outcome("unknown", message, plan, audit_id)
         return self._finish(executor, plan, audit_id, result["error"])
@@ -193,11 +198,7 @@ class Pipeline:
         status, message = self._judge(executor, plan, error)
         if late:
             message += " (answered after the timeout)"
-        try:
-            self.audit.outcome(audit_id, status, message)
-        except Exception as exc:  # the intent is there; say the outcome could not be written
-            log.error("audit outcome %s for #%s not written: %s", status, audit_id, exc)
-            message += f" (the audit outcome could not be written: {exc})"
+        message += self._record(audit_id, status, message)
         if status == "ok":
             try:
                 executor.applied(plan, self.user)
@@ -205,6 +206,16 @@ class Pipeline:
                 log.warning("cache update after %s failed: %s", plan.action.kind, exc)
         self._resync(plan.action.source, set(executor.topics))
         return Outcome(status, message, plan, audit_id)
+
+    def _record(self, audit_id: int, status: str, message: str) -> str:
+        """Write an outcome; '' when written, else the words to add to the message (the
+        intent is there, shown as 'unknown' until someone verifies it)."""
+        try:
+            self.audit.outcome(audit_id, status, message)
+        except Exception as exc:
+            log.error("audit outcome %s for #%s not written: %s", status, audit_id, exc)
+            return f" (the audit outcome could not be written: {exc})"
+        return ""
 
     def _judge(
         self, executor: Executor, plan: Plan, error: BaseException | None
@@ -230,6 +241,14 @@ class Pipeline:
             if error is not None:
                 return "ok", f"{plan.title}: done (verified; the reply was lost: {_short(error)})"
             return "ok", f"{plan.title}: done (verified)"
+        if error is not None and _maybe_sent(error):
+            # The request may be on its way or queued at the source: the old state now says
+            # nothing about the state in a second. 'failed' here was a lie when it landed.
+            return "unknown", (
+                f"{_short(error)}; the request was sent and the source still shows {shows}, "
+                "but the change may yet be made - verify it in the Audit screen or with "
+                "`mlopstui audit`"
+            )
         if error is not None:
             return "failed", f"{_short(error)}; the source still shows {shows}"
         return "failed", f"the source accepted the change but now shows {shows}"
@@ -266,7 +285,7 @@ class Pipeline:
             status, message = "ok", f"verified later: {record.after} is in place"
         else:
             status, message = "failed", f"verified later: not applied; the source shows {shows}"
-        self.audit.outcome(record.id, status, message)
+        message += self._record(record.id, status, message)
         self._resync(plan.action.source, set(executor.topics))
         return Outcome(status, message, plan, record.id)
 
@@ -282,11 +301,32 @@ def _source_of(record: AuditRecord) -> str:
 
 
 def _not_sent(error: BaseException) -> bool:
-    """Whether an error proves the request never reached the source."""
+    """Whether an error proves the request never reached the source (or the source refused
+    it without acting): the adapter's `not_sent`, or, from adapters that do not set it, a
+    refused connection or an unknown host."""
+    if getattr(error, "not_sent", False):
+        return True
     text = str(error).lower()
     return isinstance(error, SourceUnreachable) and (
         "connection refused" in text or "host name not found" in text
     )
+
+
+# A gateway answered for a source that may have got the request: 502 (bad answer from it),
+# 504 (no answer from it in time).
+_GATEWAY_LOST = (502, 504)
+
+
+def _maybe_sent(error: BaseException) -> bool:
+    """Whether the request may have reached the source although no answer says it did: a
+    timeout or a connection lost after sending (not a refusal before it), or a gateway that
+    lost the source's answer. Such a write can still land after a re-read shows the old state.
+    """
+    if _not_sent(error):
+        return False
+    if isinstance(error, SourceUnreachable):
+        return True
+    return isinstance(error, SourceError) and error.status in _GATEWAY_LOST
 
 
 def _short(exc: BaseException) -> str:

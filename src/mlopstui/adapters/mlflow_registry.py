@@ -13,6 +13,11 @@ What MLflow's API does that callers should know:
 - A missing alias is answered INVALID_PARAMETER_VALUE (not RESOURCE_DOES_NOT_EXIST) by
   `registered-models/alias`, so `alias_target` reads the model's aliases instead.
 - The DELETE endpoints read a JSON body, like MLflow's own REST store sends.
+
+Page loops stop on a repeated next_page_token or after `MAX_PAGES` pages (`PageGuard`). A model
+or version that does not parse (no name, no version, a timestamp that is not a number) is left
+out and named in `skipped_models` / `skipped_versions` (`skipped` has both, for messages): the
+registry sync must keep those cached rather than read their absence as a deletion.
 """
 
 from __future__ import annotations
@@ -21,10 +26,22 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mlopstui.adapters import SourceError
-from mlopstui.adapters.mlflow import MlflowSource
+from mlopstui.adapters.mlflow import (
+    API,
+    MlflowSource,
+    PageGuard,
+    Unparsable,
+    entry_label,
+    int_of,
+    items,
+    need,
+    shown,
+    text_of,
+)
 from mlopstui.domain import ModelVersion, RegisteredModel
+from mlopstui.text import clean
 
-_API = "/api/2.0/mlflow"
+_API = API.rstrip("/")
 _MODELS_PAGE = 1000  # the server's cap for registered-models/search
 _VERSIONS_PAGE = 1000  # the server takes up to 200,000; pages keep each answer small
 _MISSING = object()
@@ -57,37 +74,66 @@ def _highest(versions: list[str]) -> str | None:
 # ---------------------------------------------------------------- REST payloads
 
 
-def _tags_json(items: Any) -> dict[str, str]:
-    return {t["key"]: t.get("value", "") for t in items or [] if "key" in t}
+def _tags_json(obj: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for i, t in enumerate(items(obj, "tags")):
+        if not isinstance(t, dict):
+            raise Unparsable(f"tags[{i}]", f"is not an object ({shown(t)})")
+        if "key" in t:
+            out[text_of(t["key"], f"tags[{i}].key")] = text_of(t.get("value"), f"tags[{i}].value")
+    return out
 
 
-def _model_from_json(m: dict[str, Any]) -> RegisteredModel:
+def _object(entry: Any, kind: str) -> dict[str, Any]:
+    if not isinstance(entry, dict):
+        raise Unparsable(kind, f"is not an object ({shown(entry)})")
+    return entry
+
+
+def _model_from_json(m: Any) -> RegisteredModel:
+    m = _object(m, "registered_model")
+    aliases = {}
+    for i, a in enumerate(items(m, "aliases")):
+        a = _object(a, f"aliases[{i}]")
+        if "alias" in a:
+            aliases[text_of(a["alias"], f"aliases[{i}].alias")] = _version(a.get("version"))
+    latest = [
+        _version(_object(v, f"latest_versions[{i}]").get("version"))
+        for i, v in enumerate(items(m, "latest_versions"))
+    ]
     return RegisteredModel(
-        name=m.get("name", ""),
-        description=m.get("description", "") or "",
-        tags=_tags_json(m.get("tags")),
-        aliases={
-            a["alias"]: _version(a.get("version")) for a in m.get("aliases") or [] if "alias" in a
-        },
-        latest_version=_highest([_version(v.get("version")) for v in m.get("latest_versions", [])]),
-        creation_time=_int(m.get("creation_timestamp")),
-        last_updated=_int(m.get("last_updated_timestamp")),
+        name=text_of(need(m, "name"), "name"),
+        description=text_of(m.get("description"), "description"),
+        tags=_tags_json(m),
+        aliases=aliases,
+        latest_version=_highest(latest),
+        creation_time=int_of(m.get("creation_timestamp"), "creation_timestamp"),
+        last_updated=int_of(m.get("last_updated_timestamp"), "last_updated_timestamp"),
     )
 
 
-def _version_from_json(v: dict[str, Any]) -> ModelVersion:
+def _version_from_json(v: Any) -> ModelVersion:
+    v = _object(v, "model_version")
     return ModelVersion(
-        name=v.get("name", ""),
-        version=_version(v.get("version")),
-        status=v.get("status", "") or "",
-        run_id=v.get("run_id", "") or "",
-        source=v.get("source", "") or "",
-        creation_time=_int(v.get("creation_timestamp")),
-        last_updated=_int(v.get("last_updated_timestamp")),
-        description=v.get("description", "") or "",
-        tags=_tags_json(v.get("tags")),
-        aliases=tuple(v.get("aliases") or ()),
+        name=text_of(need(v, "name"), "name"),
+        version=_version(need(v, "version")),
+        status=text_of(v.get("status"), "status"),
+        run_id=text_of(v.get("run_id"), "run_id"),
+        source=text_of(v.get("source"), "source"),
+        creation_time=int_of(v.get("creation_timestamp"), "creation_timestamp"),
+        last_updated=int_of(v.get("last_updated_timestamp"), "last_updated_timestamp"),
+        description=text_of(v.get("description"), "description"),
+        tags=_tags_json(v),
+        aliases=tuple(text_of(a, f"aliases[{i}]") for i, a in enumerate(items(v, "aliases"))),
     )
+
+
+def _key(entry: Any, field: str) -> str:
+    """An entry's name or version for a message, when it has a usable one."""
+    value = entry.get(field) if isinstance(entry, dict) else getattr(entry, field, None)
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "":
+        return str(value)
+    return ""
 
 
 # ---------------------------------------------------------------- embedded entities
@@ -125,6 +171,20 @@ class MlflowRegistry:
 
     def __init__(self, source: MlflowSource) -> None:
         self.source = source
+        self.skipped_models: list[tuple[str, str]] = []
+        """(model name or "", why) of each model the last `models()` left out."""
+        self.skipped_versions: list[tuple[str, str, str]] = []
+        """(model name or "", version or "", why) of each version the last `versions()` left
+        out."""
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        """(model name, or "name version N", or ""; why) of everything the last `models()`
+        and `versions()` left out, models first."""
+        out = list(self.skipped_models)
+        for name, version, why in self.skipped_versions:
+            out.append((f"{name} version {version}" if name and version else name, why))
+        return out
 
     @property
     def uri(self) -> str:
@@ -133,17 +193,31 @@ class MlflowRegistry:
 
     # -- helpers
 
-    def _pages(self, endpoint: str, key: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _pages(self, endpoint: str, key: str, body: dict[str, Any]) -> Iterator[tuple[int, Any]]:
+        """(position in its page, entry) of every entry of every page."""
+        guard = PageGuard(self.uri, endpoint)
         token = None
         while True:
             request = dict(body)
             if token:
                 request["page_token"] = token
             resp = self.source._request("GET", f"{_API}/{endpoint}", request)
-            yield from resp.get(key, [])
-            token = resp.get("next_page_token")
+            try:
+                entries = items(resp, key)
+            except Unparsable as exc:
+                raise SourceError(f"{self.uri} answered {endpoint} with {exc}") from None
+            yield from enumerate(entries, 1)
+            token = guard.follow(resp.get("next_page_token"))
             if not token:
                 return
+
+    def _parsed(self, what: str, entry: Any, parse: Callable[[Any], Any]) -> Any:
+        """One entry of a live read (get_model, get_version); SourceError when it does not
+        parse, since the caller acts on it."""
+        try:
+            return parse(entry)
+        except Unparsable as exc:
+            raise SourceError(f"{self.uri} answered {what} with {exc}") from None
 
     def _get_or_none(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any] | None:
         try:
@@ -173,14 +247,25 @@ class MlflowRegistry:
 
     def models(self) -> list[RegisteredModel]:
         """Every registered model, by name."""
+        self.skipped_models = []
+        out: list[RegisteredModel] = []
+
+        def add(position: int, entry: Any, parse: Callable[[Any], RegisteredModel]) -> None:
+            try:
+                out.append(parse(entry))
+            except (Unparsable, AttributeError, TypeError, ValueError) as exc:
+                name = _key(entry, "name")
+                why = exc if isinstance(exc, Unparsable) else f"{type(exc).__name__}: {exc}"
+                label = entry_label("model", name, position)
+                self.skipped_models.append((name, clean(f"{label}: {why}", limit=300)))
+
         if self.source.is_http:
             body = {"max_results": _MODELS_PAGE, "order_by": ["name ASC"]}
-            return [
-                _model_from_json(m)
-                for m in self._pages("registered-models/search", "registered_models", body)
-            ]
+            for position, m in self._pages("registered-models/search", "registered_models", body):
+                add(position, m, _model_from_json)
+            return out
         client = self.source.client()
-        out: list[RegisteredModel] = []
+        guard = PageGuard(self.uri, "search_registered_models")
         token = None
         while True:
             page = self._embedded(
@@ -189,8 +274,9 @@ class MlflowRegistry:
                 order_by=["name ASC"],
                 page_token=token,
             )
-            out.extend(_model_from_entity(m) for m in page)
-            token = page.token
+            for position, m in enumerate(page, 1):
+                add(position, m, _model_from_entity)
+            token = guard.follow(page.token)
             if not token:
                 return out
 
@@ -202,14 +288,29 @@ class MlflowRegistry:
         pages while someone tags a version).
         """
         order = ["name ASC", "version_number ASC"]
+        self.skipped_versions = []
+        out: list[ModelVersion] = []
+
+        def add(position: int, entry: Any, parse: Callable[[Any], ModelVersion]) -> None:
+            try:
+                out.append(parse(entry))
+            except (Unparsable, AttributeError, TypeError, ValueError) as exc:
+                name, version = _key(entry, "name"), _key(entry, "version")
+                why = exc if isinstance(exc, Unparsable) else f"{type(exc).__name__}: {exc}"
+                if name and version:
+                    label = f"version {clean(version, limit=20)} of model {clean(name, limit=64)}"
+                else:
+                    label = entry_label("model version", "", position)
+                reason = clean(f"{label}: {why}", limit=300)
+                self.skipped_versions.append((name, version, reason))
+
         if self.source.is_http:
             body = {"max_results": _VERSIONS_PAGE, "order_by": order}
-            return [
-                _version_from_json(v)
-                for v in self._pages("model-versions/search", "model_versions", body)
-            ]
+            for position, v in self._pages("model-versions/search", "model_versions", body):
+                add(position, v, _version_from_json)
+            return out
         client = self.source.client()
-        out: list[ModelVersion] = []
+        guard = PageGuard(self.uri, "search_model_versions")
         token = None
         while True:
             page = self._embedded(
@@ -218,8 +319,9 @@ class MlflowRegistry:
                 order_by=order,
                 page_token=token,
             )
-            out.extend(_version_from_entity(v) for v in page)
-            token = page.token
+            for position, v in enumerate(page, 1):
+                add(position, v, _version_from_entity)
+            token = guard.follow(page.token)
             if not token:
                 return out
 
@@ -227,7 +329,11 @@ class MlflowRegistry:
         """One registered model, read live; None when it does not exist."""
         if self.source.is_http:
             resp = self._get_or_none("registered-models/get", {"name": name})
-            return _model_from_json(resp.get("registered_model", {})) if resp else None
+            if resp is None:
+                return None
+            return self._parsed(
+                "registered-models/get", resp.get("registered_model"), _model_from_json
+            )
         found = self._embedded_or_none(self.source.client().get_registered_model, name)
         return _model_from_entity(found) if found is not None else None
 
@@ -237,7 +343,9 @@ class MlflowRegistry:
             resp = self._get_or_none(
                 "model-versions/get", {"name": name, "version": _version(version)}
             )
-            return _version_from_json(resp.get("model_version", {})) if resp else None
+            if resp is None:
+                return None
+            return self._parsed("model-versions/get", resp.get("model_version"), _version_from_json)
         found = self._embedded_or_none(
             self.source.client().get_model_version, name, _version(version)
         )

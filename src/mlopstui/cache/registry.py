@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from mlopstui.domain import AliasMove, ModelVersion, RegisteredModel
@@ -43,8 +43,15 @@ def replace_registry(
     versions: Sequence[ModelVersion],
     *,
     now: float,
+    keep_models: Collection[str] = (),
+    keep_versions: Collection[tuple[str, str]] = (),
 ) -> RegistryDiff:
     """Replace the cached registry with a full snapshot and record the alias moves it shows.
+
+    `keep_models` and `keep_versions` ((name, version)) are entries the snapshot could not
+    read (the server sent them, but not in a shape we parse): their cached rows stay as they
+    were rather than vanish, until the server sends them readably or without them. A name or
+    version of "" (the entry had none) keeps every cached one the snapshot lacks.
 
     A move is recorded only when the newest recorded move of that alias does not already end
     where the alias now points (the pipeline records its own moves first, with who made
@@ -62,6 +69,27 @@ def replace_registry(
         "SELECT name, version, status, run_id, source, creation_time, last_updated,"
         " description, tags FROM model_versions ORDER BY name, version_num, version"
     ).fetchall()
+    parsed_models = {m.name for m in models}
+    parsed_versions = {(v.name, v.version) for v in versions}
+    # An entry skipped without a name (or a version without its number) could be any of
+    # them: then every cached one not in the snapshot stays (of that model, for a version).
+    any_model = "" in keep_models
+    keep_v = set(keep_versions)
+    whole = {name for name, version in keep_v if not version}
+
+    def kept_version(name: str, version: str) -> bool:
+        return (name, version) in keep_v or name in whole or "" in whole
+
+    kept_models = [
+        tuple(r)
+        for r in old_rows
+        if (any_model or r[0] in keep_models) and r[0] not in parsed_models
+    ]
+    kept_versions = [
+        tuple(r)
+        for r in old_versions
+        if kept_version(r[0], r[1]) and (r[0], r[1]) not in parsed_versions
+    ]
     counts: dict[str, int] = {}
     for v in versions:
         counts[v.name] = counts.get(v.name, 0) + 1
@@ -78,6 +106,7 @@ def replace_registry(
         )
         for m in models
     )
+    model_rows = sorted([*model_rows, *kept_models])
     version_rows = sorted(
         (
             (
@@ -94,6 +123,9 @@ def replace_registry(
             for v in versions
         ),
         key=lambda r: (r[0], version_number(r[1]), r[1]),
+    )
+    version_rows = sorted(
+        [*version_rows, *kept_versions], key=lambda r: (r[0], version_number(r[1]), r[1])
     )
     changed = [tuple(r) for r in old_rows] != model_rows or [
         tuple(r) for r in old_versions

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from mlopstui.domain import Freshness, SyncRecord
+from mlopstui.domain import Freshness, JobFreshness, SyncRecord
 
 _KEEP_RECORDS = 2000  # per source: enough for an incident timeline, small enough to not grow.
 
@@ -23,21 +23,49 @@ def record_sync(conn: sqlite3.Connection, rec: SyncRecord) -> None:
     )
 
 
-def freshness(conn: sqlite3.Connection, source: str) -> Freshness:
-    """When the source last synced fine, and since when it has been failing (if it is)."""
-    # Data age counts data syncs only; any success (a heartbeat too) ends a failure streak.
-    last_data, last_any = conn.execute(
-        """SELECT max(CASE WHEN topic != 'health' THEN finished END), max(finished)
-           FROM sync_runs WHERE source = ? AND ok = 1""",
-        (source,),
-    ).fetchone()
-    fail = conn.execute(
-        """SELECT min(started), (SELECT error FROM sync_runs WHERE source = ?1 AND ok = 0
-                                 ORDER BY id DESC LIMIT 1)
-           FROM sync_runs WHERE source = ?1 AND ok = 0 AND started > coalesce(?2, 0)""",
-        (source, last_any),
-    ).fetchone()
-    return Freshness(source, last_data, fail[0], fail[1] if fail[0] is not None else None)
+HEARTBEAT_JOBS = frozenset({"health"})
+"""Jobs that only check liveness: their successes are not data."""
+_STALE_JOB = 24 * 3600.0
+"""A job whose last attempt is this much older than its feed's newest is no longer run (a
+renamed job, a plugin since fixed): its old failure streak no longer counts."""
+
+
+def job_freshness(conn: sqlite3.Connection, feed: str) -> list[JobFreshness]:
+    """Each job of a feed: its last success and its current failure streak (from the records;
+    a streak ends only with a success of the same job)."""
+    rows = conn.execute(
+        """WITH per AS (
+               SELECT topic, max(id) AS last_id, max(CASE WHEN ok = 1 THEN id END) AS ok_id,
+                      max(CASE WHEN ok = 1 THEN finished END) AS last_ok
+               FROM sync_runs WHERE source = ?1 GROUP BY topic)
+           SELECT per.topic, per.last_ok, last.ok, last.error,
+                  coalesce(last.finished, last.started),
+                  (SELECT min(f.started) FROM sync_runs f
+                   WHERE f.source = ?1 AND f.topic = per.topic AND f.ok = 0
+                     AND f.id > coalesce(per.ok_id, 0))
+           FROM per JOIN sync_runs last ON last.id = per.last_id""",
+        (feed,),
+    ).fetchall()
+    return [
+        JobFreshness(
+            job,
+            last_ok,
+            None if ok else since,
+            None if ok else error,
+            attempt,
+            heartbeat=job in HEARTBEAT_JOBS,
+        )
+        for job, last_ok, ok, error, attempt, since in rows
+    ]
+
+
+def freshness(conn: sqlite3.Connection, feed: str) -> Freshness:
+    """When the feed last synced fine, and since when it has been failing (if it is): the worst
+    of its jobs. A heartbeat's success ends only the heartbeat's own failure streak."""
+    jobs = job_freshness(conn, feed)
+    newest = max((j.last_attempt or 0.0 for j in jobs), default=0.0)
+    current = [j for j in jobs if (j.last_attempt or 0.0) >= newest - _STALE_JOB]
+    return Freshness.of(feed, current)
 
 
 def recent_syncs(conn: sqlite3.Connection, source: str, limit: int = 20) -> list[SyncRecord]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -81,13 +82,39 @@ class SyncRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class JobFreshness:
+    """How one job of a feed stands: its last success and its current failure streak.
+
+    A streak ends only with a success of the same job: a heartbeat that answers says nothing
+    about a runs pass that keeps failing (HTTP 500, a full disk, a damaged cache)."""
+
+    job: str
+    last_ok: float | None
+    """When the job last succeeded (finished)."""
+    failing_since: float | None
+    """When its current failure streak began (None: its last attempt succeeded)."""
+    error: str | None
+    """Why its last attempt failed (None when it did not)."""
+    last_attempt: float | None = None
+    """When it last ran (finished or failed)."""
+    heartbeat: bool = False
+    """A liveness check: its successes are not data ('synced' counts data jobs only)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Freshness:
-    """How fresh a source's data is, for the status bar and panes."""
+    """How fresh a feed's data is, for the status bar and panes: the worst of its jobs."""
 
     source: str
+    """The feed."""
     last_ok: float | None
+    """When a data job of the feed last succeeded."""
     failing_since: float | None
+    """When the earliest failure streak among its jobs began (None: none is failing)."""
     last_error: str | None
+    """The newest reason among its failing jobs."""
+    failing_job: str | None = None
+    """The job that reported `last_error` ('runs', 'registry', 'health', ...)."""
 
     @property
     def state(self) -> str:
@@ -95,6 +122,42 @@ class Freshness:
         if self.failing_since is not None:
             return "failing"
         return "ok" if self.last_ok is not None else "never"
+
+    @classmethod
+    def of(cls, feed: str, jobs: Iterable[JobFreshness]) -> Freshness:
+        """A feed's freshness from its jobs': failing while any job is failing."""
+        last_ok: float | None = None
+        since: float | None = None
+        newest: JobFreshness | None = None
+        for j in jobs:
+            if not j.heartbeat and j.last_ok is not None:
+                last_ok = j.last_ok if last_ok is None else max(last_ok, j.last_ok)
+            if j.failing_since is None:
+                continue
+            since = j.failing_since if since is None else min(since, j.failing_since)
+            if newest is None or (j.last_attempt or 0) >= (newest.last_attempt or 0):
+                newest = j
+        return cls(
+            feed,
+            last_ok,
+            since,
+            newest.error if newest else None,
+            newest.job if newest else None,
+        )
+
+    @staticmethod
+    def worst(items: Iterable[Freshness]) -> Freshness | None:
+        """The entry a combined status shows: a failing feed (the longest failing), else one
+        never synced, else the one synced longest ago."""
+
+        def rank(f: Freshness) -> tuple[int, float]:
+            if f.state == "failing":
+                return (0, f.failing_since or 0.0)
+            if f.state == "never":
+                return (1, 0.0)
+            return (2, f.last_ok or 0.0)
+
+        return min(items, key=rank, default=None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,8 @@ class PaneContext(Protocol):
         ...
 
     def freshness(self, source: str) -> Freshness:
-        """How fresh a source's cached data is."""
+        """How fresh a feed's cached data is: the worst of its jobs, each failure streak ended
+        only by a success of the same job (a heartbeat never hides a failing data pass)."""
         ...
 
     def fetch(self, what: str, on_done: Callable[[Any], None], /, **kwargs: Any) -> None:

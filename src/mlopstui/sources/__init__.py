@@ -23,9 +23,10 @@ Lifecycle (all headless, none of it on the UI loop unless said so):
 
 Names: `name` is the source's config section (`[mlflow]`, or `[sources.<name>]` for a plugin),
 `Action.source` of its actions, and the key of `source_info`. A source writes sync records
-under one or more *feeds* (`sync_runs.source`, what freshness is kept per: MLflow has one
-feed named after it; the GPU source has one for DCGM and one for NVML, each with its own freshness and
-backoff). Panes subscribe to cache *topics* ("runs", "models", "nodes"), which the source lists
+under one or more *feeds* (`sync_runs.source`, what freshness is kept per: MLflow has
+"mlflow" for its runs and heartbeat and "mlflow-registry" for the registry; the GPU source has
+one for DCGM and one for NVML, each with its own freshness and backoff). A feed's freshness is
+the worst of its jobs, and a job's failure streak ends only with its own success. Panes subscribe to cache *topics* ("runs", "models", "nodes"), which the source lists
 in `topics` and announces through `env.announce(feed, topics)` after writing.
 
 Plugins register a `Source` subclass under the `mlopstui.sources` entry-point group; see
@@ -119,6 +120,9 @@ class StatusItem:
 
     label: str
     feed: str | None = None
+    feeds: tuple[str, ...] = ()
+    """More feeds folded into this entry: the bar shows the worst of `feed` and these, named
+    (so a failing registry shows as `mlflow-registry` however healthy the runs are)."""
     icon: str = ""
     danger: bool = False
     """Draw in the danger colour (a production context)."""

@@ -1,6 +1,8 @@
 """The MLflow source: runs, the model registry and a heartbeat from one tracking server.
 
-Feed "mlflow" (jobs "runs", "registry" and, over HTTP, "health"); topics "experiments",
+Feeds "mlflow" (jobs "runs" and, over HTTP, "health") and "mlflow-registry" (job "registry"),
+each with its own freshness, so a failing runs pass shows however well the registry syncs (and
+the other way round); topics "experiments",
 "runs", "models"; registry actions (promote, rollback, alias and tag edits); on-demand metric
 histories and artifact listings. Clients are built on first use in the sync threads: opening
 imports neither MLflow nor requests.
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 HEARTBEAT_INTERVAL = 3.0
 HEARTBEAT_TIMEOUT = 2.0
 NAME = "mlflow"
+REGISTRY_FEED = "mlflow-registry"
 
 
 class MlflowSource(Source):
@@ -33,6 +36,7 @@ class MlflowSource(Source):
     title = "MLflow"
     api_version = 1
     topics = frozenset({"experiments", "runs", "models"})
+    feeds = (NAME, REGISTRY_FEED)
     fetches = frozenset({"metric_history", "metric_ranges", "artifacts"})
 
     def __init__(self, env: SourceEnv) -> None:
@@ -46,7 +50,14 @@ class MlflowSource(Source):
     def _new_client(self, timeout: float, max_retries: int) -> MlflowClient:
         from mlopstui.adapters.mlflow import MlflowSource as Client
 
-        return Client(self.settings.tracking_uri, timeout=timeout, max_retries=max_retries)
+        s = self.settings.mlflow
+        return Client(
+            self.settings.tracking_uri,
+            timeout=timeout,
+            max_retries=max_retries,
+            deadline=s.request_deadline,
+            max_bytes=s.max_response_mb << 20,
+        )
 
     @property
     def client(self) -> MlflowClient:
@@ -82,7 +93,7 @@ class MlflowSource(Source):
             self._registry_sync = MlflowRegistrySync(
                 MlflowRegistry(self.client),
                 self.env.writer,
-                on_batch=lambda topics: self.env.announce(NAME, topics),
+                on_batch=lambda topics: self.env.announce(REGISTRY_FEED, topics),
             )
         return self._registry_sync
 
@@ -104,7 +115,7 @@ class MlflowSource(Source):
         interval = self.settings.mlflow.poll_interval
         jobs = [
             Job(NAME, "runs", interval, lambda: self.run_sync.sync_once()),
-            Job(NAME, "registry", interval, lambda: self.registry_sync.sync_once()),
+            Job(REGISTRY_FEED, "registry", interval, lambda: self.registry_sync.sync_once()),
         ]
         if heartbeat and self.settings.tracking_uri.startswith(("http://", "https://")):
             jobs.append(Job(NAME, "health", HEARTBEAT_INTERVAL, self._heartbeat, quiet_ok=True))
@@ -149,7 +160,7 @@ class MlflowSource(Source):
         )
 
     def status(self) -> list[StatusItem]:
-        return [StatusItem(self.settings.tracking_label, feed=NAME)]
+        return [StatusItem(self.settings.tracking_label, feed=NAME, feeds=(REGISTRY_FEED,))]
 
     def headline(self) -> str | None:
         return self.settings.tracking_label

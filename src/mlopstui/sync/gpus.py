@@ -67,11 +67,15 @@ class DcgmSync:
         self.step = max(DCGM_STEP_MIN, interval)
         self._last_at: int | None = None
         self._resumed = False
+        self._generation = getattr(writer, "generation", 0)
         self._seen: dict[tuple[str, str], tuple] = {}
 
     def sync_once(self) -> int:
         """One poll; returns samples stored. Raises SourceError (SourceUnreachable when down)."""
         now = timefmt.now()
+        generation = getattr(self.writer, "generation", 0)
+        if generation != self._generation:  # a rebuilt cache: resume from what it holds
+            self._generation, self._resumed = generation, False
         if not self._resumed:
             with self.writer.transaction() as conn:
                 self._last_at = store.last_sample_at(conn, DCGM)
@@ -122,6 +126,7 @@ class NvmlSync:
         self.job: Job | None = None
         self._noted = False
         self._seen: tuple | None = None
+        self._generation = getattr(writer, "generation", 0)
         self._recorded = float("-inf")
 
     @property
@@ -175,6 +180,9 @@ class NvmlSync:
         second; pace the job to match. Returns the topics to announce."""
         if self.job is not None:
             self.job.interval = self.interval if reason is None else NVML_RECHECK
+        generation = getattr(self.writer, "generation", 0)
+        if generation != self._generation:  # a rebuilt cache lost the stored note
+            self._generation, self._noted, self._seen = generation, False, None
         if reason == self.note and self._noted:
             return set()
         self.note = reason

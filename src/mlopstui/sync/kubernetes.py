@@ -76,6 +76,7 @@ class KubeWatcher:
         forbids the kind)."""
         self._state: tuple[str, str] | None = None
         self._stream: WatchStream | None = None
+        self._generation = getattr(writer, "generation", 0)
 
     @property
     def context(self) -> str:
@@ -85,6 +86,13 @@ class KubeWatcher:
     def step(self) -> int:
         """List (at start, after a 410), else watch until the server ends the watch. Returns
         the rows changed. Raises SourceError for failures the scheduler should back off on."""
+        generation = getattr(self.writer, "generation", 0)
+        if generation != self._generation:
+            # The cache was rebuilt (it was damaged): what the watch had written is gone, so
+            # list again rather than resume the watch where the old file left off.
+            self._generation = generation
+            self.resource_version = None
+            self._state = None
         try:
             if self.resource_version is None:
                 return self._relist()

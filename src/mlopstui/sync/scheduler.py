@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mlopstui import timefmt
 from mlopstui.cache import syncs
 from mlopstui.cache.db import Writer
-from mlopstui.domain import SyncRecord
+from mlopstui.domain import Freshness, JobFreshness, SyncRecord
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 120.0
@@ -46,6 +46,10 @@ class Job:
     without printing a line for it."""
     failures: int = 0
     wake: threading.Event = field(default_factory=threading.Event)
+    state: JobFreshness | None = None
+    """How the job stands now, kept in memory (seeded from the cache's records at start): the
+    status bar reads this, so a failure shows even when it cannot be recorded (a full disk, a
+    damaged cache)."""
 
 
 class Scheduler:
@@ -70,8 +74,34 @@ class Scheduler:
             except Exception:  # a listener must never stop sync
                 log.exception("sync listener failed")
 
+    def freshness(self, feed: str) -> Freshness | None:
+        """The feed's freshness from its running jobs (None when no job of it runs here)."""
+        states = [j.state for j in self.jobs if j.source == feed and j.state is not None]
+        return Freshness.of(feed, states) if states else None
+
+    def _seed(self) -> None:
+        """Each job's standing from the records of earlier sessions (best effort)."""
+        known: dict[str, dict[str, JobFreshness]] = {}
+        try:
+            with self.writer.transaction() as conn:
+                for feed in {j.source for j in self.jobs}:
+                    known[feed] = {s.job: s for s in syncs.job_freshness(conn, feed)}
+        except Exception as exc:  # an unreadable cache: every job starts unknown
+            log.warning("could not read earlier sync records: %s", exc)
+        for job in self.jobs:
+            seed = known.get(job.source, {}).get(job.name)
+            job.state = JobFreshness(
+                job.name,
+                seed.last_ok if seed else None,
+                seed.failing_since if seed else None,
+                seed.error if seed else None,
+                seed.last_attempt if seed else None,
+                heartbeat=_heartbeat(job),
+            )
+
     def start(self) -> None:
         """Start one daemon thread per job."""
+        self._seed()
         for job in self.jobs:
             t = threading.Thread(
                 target=self._loop, args=(job,), name=f"sync-{job.source}-{job.name}"
@@ -110,25 +140,52 @@ class Scheduler:
         try:
             rows = job.run()
         except Exception as exc:  # recorded and shown; the loop carries on
-            record = SyncRecord(job.source, job.name, started, timefmt.now(), False, str(exc), 0)
-            job.failures += 1
+            record = SyncRecord(
+                job.source, job.name, started, timefmt.now(), False, _reason(exc), 0
+            )
+            if getattr(exc, "backoff", True):  # a partial pass (PartialSync) keeps its pace
+                job.failures += 1
         else:
             record = SyncRecord(job.source, job.name, started, timefmt.now(), True, None, rows)
             job.failures = 0
+        self._remember(job, record)
+        if record.ok:
             if job.quiet_ok and not was_failing:
                 return record
             if job.quiet_ok:
-                # The source is back: refresh its data now rather than at the next interval.
+                # The source is back: refresh its data now rather than at the next interval
+                # (its feeds: this one and those named after it, "mlflow-registry").
                 for other in self.jobs:
-                    if other.source == job.source and not other.quiet_ok:
+                    same = other.source == job.source or other.source.startswith(job.source + "-")
+                    if same and not other.quiet_ok:
                         other.wake.set()
         try:
             with self.writer.transaction() as conn:
                 syncs.record_sync(conn, record)
-        except Exception:
-            log.exception("could not record a sync attempt")
+        except Exception as exc:  # the state in memory still shows it
+            log.warning("could not record a sync attempt: %s", exc)
+            if record.ok:
+                # Data written, its record not: say so rather than show "synced".
+                self._remember(job, replace(record, ok=False, error=f"cannot record: {exc}"))
         self.announce(job.source, {"freshness"})
         return record
+
+    @staticmethod
+    def _remember(job: Job, record: SyncRecord) -> None:
+        old = job.state
+        end = record.finished or record.started
+        if record.ok:
+            job.state = JobFreshness(job.name, end, None, None, end, heartbeat=_heartbeat(job))
+            return
+        since = old.failing_since if old is not None and old.failing_since is not None else None
+        job.state = JobFreshness(
+            job.name,
+            old.last_ok if old is not None else None,
+            since if since is not None else record.started,
+            record.error,
+            end,
+            heartbeat=_heartbeat(job),
+        )
 
     def _loop(self, job: Job) -> None:
         while not self._stop.is_set():
@@ -139,3 +196,16 @@ class Scheduler:
                 cap = HEARTBEAT_MAX_BACKOFF if job.quiet_ok else MAX_BACKOFF
                 delay = min(job.interval * 2 ** (job.failures - 1), max(cap, job.interval))
             job.wake.wait(delay)
+
+
+def _reason(exc: BaseException) -> str:
+    """A failure as one line: the message, or the exception's name when it has none."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def _heartbeat(job: Job) -> bool:
+    """Whether a job only checks liveness (its successes are not data): the same rule as the
+    records' (`syncs.HEARTBEAT_JOBS`). `quiet_ok` is not it: NVML's 1 Hz job is quiet and
+    brings data."""
+    return job.name in syncs.HEARTBEAT_JOBS

@@ -6,6 +6,11 @@ it as `ctx.request_action`). The flow never blocks the UI: reading the live stat
 out the change run off the loop (`ui.background`), and their results come back on it. While an
 action with the same `Action.key` is being prepared, confirmed or run, a second request for it
 is turned away ("already in progress"), so a doubled key press can never send two writes.
+
+From the key press on, a modal owns the keyboard: `PreparingActionScreen` while the plan is
+read, then the confirmation. Keys typed ahead (the target's name for a typed confirmation)
+never reach the pane behind, even when the preparation fails or finds nothing to do: then the
+modal says why in one line and takes keys until it is closed with Esc or Enter.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from mlopstui.ui import background
 
 if TYPE_CHECKING:
     from mlopstui.ui.app import MlopsApp
+    from mlopstui.ui.screens.confirm import PreparingActionScreen
 
 OnDone = Callable[[Outcome | None], None]
 
@@ -41,6 +47,20 @@ def outcome_message(outcome: Outcome) -> str:
     if title and not message.startswith(title) and outcome.status != "noop":
         return f"{title}: {message}"
     return message
+
+
+SHORT_REASON = 160
+"""The most characters a failure to prepare an action takes in its one line."""
+
+
+def short_reason(exc: BaseException) -> str:
+    """Why an action could not be prepared, as one short line: the first line of the error,
+    sanitised, without the client library's nested reprs, cut at SHORT_REASON."""
+    line = background.readable(exc, limit=10_000)
+    for noise in (" (Caused by ", ": HTTPConnectionPool(", ": HTTPSConnectionPool("):
+        if noise in line:
+            line = line.split(noise, 1)[0]
+    return text.clean(line, limit=SHORT_REASON)
 
 
 class ActionFlow:
@@ -88,31 +108,61 @@ class ActionFlow:
             self._toast(f"Refused: {exc}", "error", 10)
             done(None)
             return
+        from mlopstui.ui.screens.confirm import PreparingActionScreen
+
         self._set_busy(action, f"checking {action.target}…")
+        # At once, before the next key is read: from here on a modal takes the keys.
+        preparing = PreparingActionScreen(action)
+        self._app.push_screen(
+            preparing, lambda how: self._preparing_closed(action, preparing, how, done)
+        )
         background.run_off_loop(
             self._app,
             lambda: pipeline.prepare(action),
-            lambda plan: self._prepared(action, plan, done),
+            lambda plan: self._prepared(action, plan, done, preparing),
             name=f"prepare-{action.kind}",
             # Refused, the source failing, or a bug: each must end the flow and free the key.
-            on_error=lambda exc: self._not_prepared(action, exc, done),
+            on_error=lambda exc: self._not_prepared(action, exc, done, preparing),
         )
 
-    def _not_prepared(self, action: Action, exc: BaseException, done: OnDone) -> None:
+    def _preparing_closed(
+        self, action: Action, preparing: PreparingActionScreen, how: str | None, done: OnDone
+    ) -> None:
+        """Esc while the plan was being read: the flow ends here (the plan is dropped)."""
+        if how == preparing.CANCELLED:
+            self._set_busy(action, None)
+            self._toast("Cancelled; nothing was changed.", "information", 3)
+            done(None)
+
+    def _not_prepared(
+        self, action: Action, exc: BaseException, done: OnDone, preparing: PreparingActionScreen
+    ) -> None:
+        if not preparing.waiting:  # cancelled with Esc: already ended
+            return
         self._set_busy(action, None)
         prefix = "Refused" if isinstance(exc, ActionRefused) else "Could not prepare"
-        self._toast(f"{prefix}: {background.readable(exc)}", "error", 10)
+        message = f"{prefix}: {short_reason(exc)}"
+        preparing.show_result(message, "error")
+        self._toast(message, "error", 10)
         done(None)
 
-    def _prepared(self, action: Action, plan: Plan, done: OnDone) -> None:
+    def _prepared(
+        self, action: Action, plan: Plan, done: OnDone, preparing: PreparingActionScreen
+    ) -> None:
+        if not preparing.waiting:  # cancelled with Esc: already ended
+            return
         if plan.noop:
             self._set_busy(action, None)
-            self._toast(f"Nothing to do: {plan.noop}", "information", 8)
+            message = f"Nothing to do: {plan.noop}"
+            preparing.show_result(message, "information")
+            self._toast(message, "information", 8)
             done(Outcome("noop", plan.noop, plan))
             return
         from mlopstui.ui.screens.confirm import ConfirmActionScreen
 
         self._set_busy(action, f"confirm: {plan.title}")
+        # In one step on the loop: no key is read between the two modals.
+        preparing.hand_over()
         self._app.push_screen(
             ConfirmActionScreen(plan), lambda ok: self._confirmed(plan, bool(ok), done)
         )

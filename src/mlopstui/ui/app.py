@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import sys
 import threading
 from collections.abc import Iterable
@@ -16,13 +18,14 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static, Tab, Tabs
 
 from mlopstui import text, timefmt
-from mlopstui.cache import syncs
+from mlopstui.cache import db
 from mlopstui.config import Settings
 from mlopstui.domain import Freshness
 from mlopstui.plugin_api import API_VERSION
 from mlopstui.plugin_api import catalog as pane_catalog
 from mlopstui.plugin_api.pane import Pane
 from mlopstui.sources import StatusItem
+from mlopstui.ui import background
 from mlopstui.ui.actions import ActionFlow
 from mlopstui.ui.context import AppPaneContext
 from mlopstui.ui.resources import styles_dir, themes
@@ -49,6 +52,10 @@ class SyncChanged(Message):
             message.topics |= self.topics
             return True
         return False
+
+
+class CacheReplaced(Message):
+    """Posted from the thread that found the cache damaged: it was moved aside and rebuilt."""
 
 
 class MlopsApp(App):
@@ -84,6 +91,8 @@ class MlopsApp(App):
         self.settings: Settings = workbench.settings
         self.start_sync = start_sync
         self.reader = workbench.reader()
+        self._reader_generation = workbench.generation
+        self._reopening = False
         self.fetcher = fetcher or OnDemand(workbench)
         self.panes: list[Pane] = []
         self._pane_ids: set[str] = set()
@@ -158,10 +167,11 @@ class MlopsApp(App):
         start = self._start_pane()
         if start:
             self.query_one(Tabs).active = start.replace("pane-", "tab-")
-        self.refresh_status()
+        self._refresh_status_safely()
         # Sync and the action pipeline's resync both announce changed topics here (even with
         # sync off, an action's own change reaches the panes).
         self.workbench.scheduler.listeners.append(self._announced)
+        self.workbench.writer.on_rebuilt.append(self._cache_replaced)
         if self.workbench.note:
             self.notify(
                 text.clean(self.workbench.note), severity="warning", timeout=15, markup=False
@@ -170,7 +180,7 @@ class MlopsApp(App):
         self.call_after_refresh(self._after_first_frame)
         # Minute-resolution freshness ("synced 10:42 (12 min ago)") changes at most once a
         # minute; the bar writes nothing when its text is unchanged.
-        self.set_interval(30, self.refresh_status)
+        self.set_interval(30, self._refresh_status_safely)
 
     @property
     def pipeline(self) -> Pipeline:
@@ -194,6 +204,26 @@ class MlopsApp(App):
         gc.freeze()
         self.actions.check_unresolved()
 
+    def _fatal_error(self) -> None:
+        """An unhandled exception ends the app with status 1 (Textual's rule). Textual would
+        print a traceback with local values (a token among them, perhaps); it goes to the
+        private log instead, and the terminal gets one sentence that says where."""
+        import logging
+
+        from mlopstui import paths
+
+        error = sys.exc_info()[1] or self._exception
+        logging.getLogger("mlopstui").error("the workbench crashed", exc_info=error)
+        reason = text.redact(text.clean(f"{type(error).__name__}: {error}", limit=200))
+        self.bell()
+        self._exit_renderables.append(
+            Text(
+                f"mlopstui: the workbench stopped on an unexpected error ({reason}); "
+                f"the details are in {paths.log_file()}; please report it"
+            )
+        )
+        self._close_messages_no_wait()
+
     def _load_plugin_panes(self) -> None:
         """Import the plugin panes (after the first frame) and give each a tab."""
         reported = len(self.failures)
@@ -211,7 +241,7 @@ class MlopsApp(App):
         """Plugin panes or sources that failed to load: stderr and one toast each."""
         for failure in failures:
             message = f"Plugin {kind} {failure.name} ({failure.target}) skipped: {failure.reason}"
-            print(f"mlopstui: {message}", file=sys.stderr)
+            print(f"mlopstui: {text.clean(message)}", file=sys.stderr)
             self.notify(text.clean(message), severity="warning", timeout=10, markup=False)
 
     def _start_sync(self) -> None:
@@ -233,6 +263,95 @@ class MlopsApp(App):
         self.workbench.scheduler.stop(timeout=0.5)
         if self._announced in self.workbench.scheduler.listeners:
             self.workbench.scheduler.listeners.remove(self._announced)
+        if self._cache_replaced in self.workbench.writer.on_rebuilt:
+            self.workbench.writer.on_rebuilt.remove(self._cache_replaced)
+
+    # ------------------------------------------------------------------ cache damage
+
+    def _cache_replaced(self, note: str) -> None:
+        """From the thread whose write found the cache damaged (it is rebuilt now)."""
+        self.post_message(CacheReplaced())
+
+    async def on_cache_replaced(self, message: CacheReplaced) -> None:
+        await self._reopen_cache()
+
+    async def cache_failed(self, exc: BaseException) -> bool:
+        """A read of the cache raised `exc`. When it is damage to the file, the cache is moved
+        aside and rebuilt (once, however many reads hit it), the reader reopened and the panes
+        rebuilt over it; returns True. Any other error is the caller's (False)."""
+        if not db.is_damage(exc):
+            return False
+        # Off the loop: recovery first checks the whole file (seconds on a large cache).
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        generation = self._reader_generation
+        background.run_off_loop(
+            self,
+            lambda: self.workbench.recover(exc, generation),
+            done.set_result,
+            name="cache-recover",
+            on_error=done.set_exception,
+        )
+        try:
+            await done
+        except db.CacheError as err:
+            self.notify(text.clean(str(err)), severity="error", timeout=30, markup=False)
+            return True
+        await self._reopen_cache()
+        return True
+
+    async def _reopen_cache(self) -> None:
+        """After a rebuild: a new reader, every mounted pane made again (their tables hold
+        the old reader and, if a read failed in one of its handlers, its message loop has
+        ended), and the note on screen."""
+        generation = self.workbench.generation
+        if self._reopening or generation == self._reader_generation:
+            return
+        self._reopening = True
+        try:
+            old, self.reader = self.reader, self.workbench.reader()
+            switcher = self.query_one(ContentSwitcher)
+            current = switcher.current
+            for i, pane in enumerate(self.panes):
+                if pane.parent is None:
+                    continue  # never shown: it reads the cache when it mounts
+                fresh = type(pane)(AppPaneContext(self, pane.pane_id, self.settings.read_only))
+                self.panes[i] = fresh
+                await pane.remove()
+                await switcher.mount(fresh)
+            if current is not None:
+                switcher.current = current
+            # Only now: until the old panes are gone, damage they still read is the old
+            # file's, and must not move the new cache aside.
+            self._reader_generation = generation
+            old.close()
+        finally:
+            self._reopening = False
+        if self.workbench.note:
+            self.notify(
+                text.clean(self.workbench.note), severity="warning", timeout=30, markup=False
+            )
+        self._refresh_status_safely()
+        if self.workbench.generation != self._reader_generation:
+            await self._reopen_cache()  # rebuilt again while the panes were remade
+
+    def _refresh_status_safely(self) -> None:
+        """`refresh_status` from a timer or a message: a damaged cache is rebuilt, not a crash."""
+        try:
+            self.refresh_status()
+        except sqlite3.DatabaseError as exc:
+            self.run_worker(self.cache_failed(exc), exclusive=False)
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual's last handler, for whatever a handler, a timer or a render let through: it
+        # ends the app with a traceback. A pane's read that found the cache damaged gets the
+        # cache rebuilt instead, and the app keeps running.
+        damage = next(
+            (e for e in (error, error.__cause__, error.__context__) if db.is_damage(e)), None
+        )
+        if damage is not None:
+            self.run_worker(self.cache_failed(damage), exclusive=False)
+            return
+        super()._handle_exception(error)
 
     # ------------------------------------------------------------------ panes
 
@@ -263,8 +382,8 @@ class MlopsApp(App):
         if 1 <= number <= len(self.panes):
             self.query_one(Tabs).active = f"tab-{self.panes[number - 1].pane_id}"
 
-    def on_sync_changed(self, message: SyncChanged) -> None:
-        self.refresh_status()
+    async def on_sync_changed(self, message: SyncChanged) -> None:
+        self._refresh_status_safely()
         for pane in self.panes:
             if not pane.is_mounted:  # reads the cache when it mounts
                 continue
@@ -273,6 +392,8 @@ class MlopsApp(App):
                 try:
                     pane.on_topics_changed(touched)
                 except Exception as exc:  # a plugin's bug must not take the workbench down
+                    if await self.cache_failed(exc):
+                        return
                     self.notify(
                         f"Pane {pane.title} failed to refresh: {text.clean(repr(exc), limit=200)}",
                         severity="error",
@@ -288,7 +409,10 @@ class MlopsApp(App):
             except Exception:  # a plugin's broken status() only loses its own entries
                 continue
             for item in entries:
-                fresh = syncs.freshness(self.reader, item.feed) if item.feed else None
+                fresh = None
+                if item.feed:
+                    feeds = (item.feed, *item.feeds)
+                    fresh = Freshness.worst(self.workbench.freshness(f, self.reader) for f in feeds)
                 items.append((item, fresh))
         self.query_one(StatusBar).show(
             items=items,
@@ -383,8 +507,10 @@ def run_app(settings: Settings) -> int:
     """Open the workbench; returns the exit status."""
     workbench = Workbench(settings)
     _log_to_file()
+    app = MlopsApp(workbench)
     try:
-        MlopsApp(workbench).run()
+        app.run()
     finally:
         workbench.close()
-    return 0
+    # Textual sets 1 when an unhandled exception ended the app: a crash must not exit 0.
+    return app.return_code or 0

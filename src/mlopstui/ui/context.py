@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mlopstui import text
-from mlopstui.cache import syncs
 from mlopstui.domain import Freshness
 from mlopstui.ui import background
 
@@ -28,7 +27,7 @@ class AppPaneContext:
         return self._app.reader
 
     def freshness(self, source: str) -> Freshness:
-        return syncs.freshness(self._app.reader, source)
+        return self._app.workbench.freshness(source, self._app.reader)
 
     def fetch(self, what: str, on_done: Callable[[Any], None], /, **kwargs: Any) -> None:
         background.run_fetch(self._app, self._app.fetcher, what, on_done, **kwargs)

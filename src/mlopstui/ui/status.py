@@ -16,8 +16,9 @@ from mlopstui.sources import StatusItem
 
 
 def freshness_text(f: Freshness, now: float) -> tuple[str, str]:
-    """('synced 10:42', 'ok') / ('unreachable since 10:42, showing cached data from 10:40',
-    'error') / ('not synced yet', 'muted')."""
+    """('synced 10:42', 'ok') / ('failing since 10:42, showing cached data from 10:40',
+    'error') / ('not synced yet', 'muted'). A failing feed never reads "synced": whatever
+    else of its source answers, the bar says which feed fails (and the caller adds why)."""
     if f.state == "failing" and f.failing_since is not None:
         since = timefmt.clock(int(f.failing_since * 1000), with_date=False)
         cached = (
@@ -25,7 +26,7 @@ def freshness_text(f: Freshness, now: float) -> tuple[str, str]:
             if f.last_ok
             else ", nothing cached yet"
         )
-        return f"unreachable since {since}{cached}", "error"
+        return f"failing since {since}{cached}", "error"
     if f.state == "never":
         return "syncing…", "muted"
     age = now - (f.last_ok or now)
@@ -80,7 +81,8 @@ class StatusBar(Static):
             line.append(text.clean(item.label, limit=40), style="dim")
             line.append(f" {msg}", style=styles[kind])
             if kind == "error" and f.last_error:
-                line.append(f" — {text.clean(f.last_error, limit=80)}", style="dim")
+                job = f"{f.failing_job}: " if f.failing_job else ""
+                line.append(f" — {job}{text.clean(f.last_error, limit=80)}", style="dim")
         for item, f in items:
             if f is not None:
                 continue

@@ -31,6 +31,8 @@ from mlopstui.ui.widgets import registry_cells as cells
 from mlopstui.ui.widgets.keyed_table import cursor_key, fill
 
 SOURCE = reg_actions.SOURCE
+FEED = "mlflow-registry"
+"""The feed this pane reads (the registry job's own freshness, not the runs')."""
 NARROW_BELOW = 100  # columns; the same breakpoint as the app's `-narrow`
 _FRESH_STYLES = {"ok": "dim", "error": "bold red", "warning": "yellow", "muted": "dim"}
 
@@ -158,14 +160,14 @@ class RegistryPane(RegistryWrites, Pane):
 
     def _empty_text(self) -> Text:
         server = text.clean(self.ctx.source_label(SOURCE), limit=60)
-        f = self.ctx.freshness(SOURCE)
+        f = self.ctx.freshness(FEED)
         msg, _kind = freshness_text(f, timefmt.now())
         out = Text()
         if f.state == "never":
             out.append("No registry cached yet; syncing…", style="bold")
         elif f.state == "failing":
             out.append("No registered models cached", style="bold")
-            out.append(f", and {server} is {msg}.")
+            out.append(f", and syncing from {server} is {msg}.")
         else:
             out.append(f"No registered models in {server}.", style="bold")
             out.append("\nRegister one with mlflow.register_model(...)")
@@ -181,7 +183,7 @@ class RegistryPane(RegistryWrites, Pane):
             info.append(f" · {n} version{'' if n == 1 else 's'} · ")
             info.append_text(cells.alias_summary(model.aliases, 50))
             info.append(" · ")
-        msg, kind = freshness_text(self.ctx.freshness(SOURCE), timefmt.now())
+        msg, kind = freshness_text(self.ctx.freshness(FEED), timefmt.now())
         info.append(msg, style=_FRESH_STYLES[kind])
         self.query_one("#registry-info", Static).update(info, layout=False)
 

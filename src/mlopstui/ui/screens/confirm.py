@@ -4,6 +4,13 @@ What the person sees is the Plan the pipeline read from the live source: the tit
 target, the source (tracking server), `before -> after` and the plan's details. For the most
 dangerous actions (`plan.confirm_phrase`) the phrase must be typed exactly before anything can
 be confirmed. Every string comes from outside, so all of it is drawn as inert text.
+
+PreparingActionScreen is pushed the moment an action key is pressed, while the live state is
+read off the loop: a person who expects a typed confirmation starts typing the target's name at
+once, and without a modal those letters would reach the pane behind as commands (`u` is
+Uncordon). It takes every key until it is replaced by the confirmation, or, when there is
+nothing to confirm (the preparation failed, nothing to do), until the person closes the one
+line that says why with Esc or Enter.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from mlopstui.actions import Plan
+from mlopstui.actions import Action, Plan
 from mlopstui.ui.inert import inert
 
 
@@ -143,3 +150,97 @@ class ConfirmActionScreen(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+class PreparingActionScreen(ModalScreen[str]):
+    """A modal that takes every key while an action is being prepared (see the module doc).
+
+    Dismissed with CANCELLED (Esc while preparing), CLOSED (Esc or Enter once it shows why
+    there is nothing to confirm) or HANDED_OVER (the flow replaced it with the confirmation).
+    """
+
+    CANCELLED = "cancelled"
+    CLOSED = "closed"
+    HANDED_OVER = "handed over"
+
+    DEFAULT_CSS = """
+    PreparingActionScreen { align: center middle; }
+    PreparingActionScreen > Vertical {
+        width: 76; max-width: 96%; height: auto; max-height: 96%;
+        border: round $primary; background: $surface; padding: 0 1;
+    }
+    PreparingActionScreen.-error > Vertical { border: round $error; }
+    PreparingActionScreen #preparing-title { text-style: bold; }
+    PreparingActionScreen #preparing-message { margin-top: 1; }
+    PreparingActionScreen #preparing-keys { margin-top: 1; }
+    """
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("enter", "close_result", "Close", show=False),
+    ]
+
+    def __init__(self, action: Action) -> None:
+        super().__init__()
+        self.wanted = action
+        self.reason: str | None = None
+        """The line shown once preparing ended without a confirmation; None while preparing."""
+        self.handed_over = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            title = Text("Checking ", style="bold")
+            title.append_text(inert(self.wanted.target, "bold", limit=200))
+            title.append("…", style="bold")
+            yield Static(title, id="preparing-title")
+            yield Static(Text("Reading the live state; keys wait here.", style="dim"),
+                         id="preparing-message")  # fmt: skip
+            yield Static(self._keys_text(), id="preparing-keys")
+
+    def _keys_text(self) -> Text:
+        keys = Text()
+        if self.reason is not None:
+            keys.append("Esc", style="bold cyan")
+            keys.append("/", style="dim")
+            keys.append("Enter", style="bold cyan")
+            keys.append(" close")
+        else:
+            keys.append("Esc", style="bold cyan")
+            keys.append(" cancel")
+        return keys
+
+    @property
+    def waiting(self) -> bool:
+        """Whether it still waits for the plan (not cancelled, closed or handed over)."""
+        return self.reason is None and not self.handed_over and self.is_attached
+
+    def show_result(self, message: str, severity: str = "error") -> None:
+        """Preparing ended with nothing to confirm: say why in one line; keys still wait here
+        until Esc or Enter."""
+        self.reason = message
+        self.set_class(severity == "error", "-error")
+        if self.is_mounted:
+            self.query_one("#preparing-message", Static).update(inert(message, limit=300))
+            self.query_one("#preparing-keys", Static).update(self._keys_text())
+
+    def on_mount(self) -> None:
+        if self.reason is not None:  # the answer came before the first frame
+            self.show_result(self.reason, "error" if self.has_class("-error") else "information")
+
+    def on_screen_resume(self) -> None:
+        # Replaced while another screen was on top of it: it goes once it is on top again.
+        if self.handed_over:
+            self.dismiss(self.HANDED_OVER)
+
+    def hand_over(self) -> None:
+        """The confirmation replaces it (now, or as soon as it is on top again)."""
+        self.handed_over = True
+        if self.app.screen is self:
+            self.dismiss(self.HANDED_OVER)
+
+    def action_close(self) -> None:
+        self.dismiss(self.CANCELLED if self.reason is None else self.CLOSED)
+
+    def action_close_result(self) -> None:
+        # Enter typed ahead for a confirmation that is not there yet confirms nothing.
+        if self.reason is not None:
+            self.dismiss(self.CLOSED)

@@ -162,7 +162,7 @@ def info_line(
 
 
 def sources_line(entries: list[tuple[str, Freshness]], now: float) -> Text:
-    """'● Kubernetes live · ✗ DCGM unreachable since 10:42 · ● NVML synced 11:58 (7 min ago)':
+    """'● Kubernetes live · ✗ DCGM failing since 10:42 · ● NVML synced 11:58 (7 min ago)':
     healthy sources say "live", so the line only changes when a source's state does."""
     line = Text()
     for name, fresh in entries:
