@@ -65,3 +65,10 @@ def redact(value: str) -> str:
     """A URI or text without credentials (user:password@ and token= query values): what the
     audit log, the status bar and the source panel may show of a source."""
     return _SECRET_QUERY.sub(r"\1=***", _CREDENTIALS.sub("***@", value))
+
+
+def first_line(exc: BaseException, limit: int = 240) -> str:
+    """An error in one line: the first line of its message (its type's name when it has
+    none), cut at `limit`."""
+    message = str(exc)
+    return (message.splitlines()[0] if message.strip() else type(exc).__name__)[:limit]

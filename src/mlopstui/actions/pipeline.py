@@ -31,6 +31,7 @@ from mlopstui.actions import (
 )
 from mlopstui.adapters import SourceError, SourceUnreachable
 from mlopstui.cache.audit import AuditError, AuditLog, AuditRecord
+from mlopstui.text import first_line
 
 log = logging.getLogger(__name__)
 
@@ -233,24 +234,30 @@ class Pipeline:
             shows = executor.verify(plan)
         except Exception as exc:
             if error is None:
-                return "unknown", f"sent, but the re-read failed ({_short(exc)}); verify it"
+                return "unknown", f"sent, but the re-read failed ({first_line(exc)}); verify it"
             if _not_sent(error):
-                return "failed", f"{_short(error)}; nothing was changed"
-            return "unknown", f"{_short(error)}; the re-read failed too ({_short(exc)}); verify it"
+                return "failed", f"{first_line(error)}; nothing was changed"
+            return (
+                "unknown",
+                f"{first_line(error)}; the re-read failed too ({first_line(exc)}); verify it",
+            )
         if shows is None:
             if error is not None:
-                return "ok", f"{plan.title}: done (verified; the reply was lost: {_short(error)})"
+                return (
+                    "ok",
+                    f"{plan.title}: done (verified; the reply was lost: {first_line(error)})",
+                )
             return "ok", f"{plan.title}: done (verified)"
         if error is not None and _maybe_sent(error):
             # The request may be on its way or queued at the source: the old state now says
             # nothing about the state in a second. 'failed' here was a lie when it landed.
             return "unknown", (
-                f"{_short(error)}; the request was sent and the source still shows {shows}, "
+                f"{first_line(error)}; the request was sent and the source still shows {shows}, "
                 "but the change may yet be made - verify it in the Audit screen or with "
                 "`mlopstui audit`"
             )
         if error is not None:
-            return "failed", f"{_short(error)}; the source still shows {shows}"
+            return "failed", f"{first_line(error)}; the source still shows {shows}"
         return "failed", f"the source accepted the change but now shows {shows}"
 
     # ------------------------------------------------------------------ unknown outcomes
@@ -280,7 +287,7 @@ class Pipeline:
         try:
             shows = executor.verify(plan)
         except Exception as exc:
-            return Outcome("unknown", f"cannot verify now: {_short(exc)}", plan, record.id)
+            return Outcome("unknown", f"cannot verify now: {first_line(exc)}", plan, record.id)
         if shows is None:
             status, message = "ok", f"verified later: {record.after} is in place"
         else:
@@ -327,8 +334,3 @@ def _maybe_sent(error: BaseException) -> bool:
     if isinstance(error, SourceUnreachable):
         return True
     return isinstance(error, SourceError) and error.status in _GATEWAY_LOST
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:240]

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from mlopstui.adapters import SourceAuthError, SourceError, SourceUnreachable
+from mlopstui.adapters import SourceAuthError, SourceError, SourceUnreachable, network_reason
 from mlopstui.domain.kubernetes import KubeEvent, KubeNode, KubeObject, KubePod, WatchEvent
 
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -379,9 +379,7 @@ class KubeSource:
         if isinstance(exc, ConfigException):  # refreshing credentials (exec plugin) failed
             return SourceAuthError(f"context {self.context}: {exc}")
         if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
-            return SourceUnreachable(
-                f"API server {self.server} unreachable ({what}): {_network_reason(exc)}"
-            )
+            return SourceUnreachable(f"API server {self.server} unreachable ({what}): {_why(exc)}")
         return None
 
     def _endpoint(self, kind: str) -> tuple[str, dict[str, Any]]:
@@ -540,7 +538,7 @@ class WatchStream:
             if not isinstance(exc, _network_errors()):
                 raise
             raise SourceUnreachable(
-                f"the watch on {self.kind} from {self.source.server} broke: {_network_reason(exc)}"
+                f"the watch on {self.kind} from {self.source.server} broke: {_why(exc)}"
             ) from None
         finally:
             self.close()
@@ -602,26 +600,8 @@ def _status_error(status: int, message: str, context: str, what: str) -> SourceE
     return error
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:200]
-
-
-def _network_reason(exc: BaseException) -> str:
-    """Why a request failed, in a few words: urllib3's own text ("HTTPSConnectionPool(...): Max
-    retries exceeded ... (Caused by NewConnectionError('<... object at 0x...>: ...'))") is a
-    repr a person cannot act on, and long enough to fill a screen."""
-    low = str(exc).lower()
-    if "connection refused" in low or "errno 111" in low:
-        return "connection refused (is the API server running?)"
-    if "timed out" in low or "timeout" in low:
-        return "no answer in time"
-    if "name or service not known" in low or "failed to resolve" in low or "nodename" in low:
-        return "host name not found"
-    if "certificate" in low or "ssl" in low:
-        return "TLS error (check the cluster's certificate in the kubeconfig)"
-    if "no route to host" in low or "network is unreachable" in low:
-        return "no route to the API server"
-    if "reset by peer" in low or "remotedisconnected" in low or "protocolerror" in low:
-        return "the API server closed the connection"
-    return _short(exc)
+def _why(exc: BaseException) -> str:
+    """Why a request to the API server failed, in a few words (urllib3's own text is a repr)."""
+    return network_reason(
+        exc, server="the API server", tls="check the cluster's certificate in the kubeconfig"
+    )

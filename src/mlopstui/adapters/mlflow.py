@@ -51,9 +51,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from mlopstui.adapters import SourceAuthError, SourceError, SourceUnreachable
+from mlopstui.adapters import SourceAuthError, SourceError, SourceUnreachable, network_reason
 from mlopstui.domain import Experiment, Metric, Run
-from mlopstui.text import clean
+from mlopstui.text import clean, first_line
 
 SOURCE = "mlflow"
 API = "/api/2.0/mlflow/"
@@ -298,7 +298,9 @@ def _entity_page(entities: Any) -> RunPage:
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             run_id = getattr(getattr(entity, "info", None), "run_id", "") or ""
             run_id = run_id if isinstance(run_id, str) else ""
-            reason = f"{entry_label('run', run_id, position)}: {type(exc).__name__}: {_short(exc)}"
+            reason = (
+                f"{entry_label('run', run_id, position)}: {type(exc).__name__}: {first_line(exc)}"
+            )
             page.skipped.append((run_id, clean(reason)))
     return page
 
@@ -682,25 +684,7 @@ class MlflowSource:
 
     def _reason(self, exc: BaseException) -> str:
         """Why a request failed, in a few words (MLflow's own message buries it at the end)."""
-        parts, seen = [], set()
-        cur: BaseException | None = exc
-        while cur is not None and id(cur) not in seen:
-            seen.add(id(cur))
-            parts.append(f"{type(cur).__name__}: {cur}")
-            cur = cur.__cause__ or cur.__context__
-        text = " ".join(parts)
-        low = text.lower()
-        if "connection refused" in low or "errno 111" in low:
-            return "connection refused (is the server running?)"
-        if "timeout" in low or "timed out" in low:
-            return f"no answer within {self.timeout:g} s"
-        if "name or service not known" in low or "failed to resolve" in low:
-            return "host name not found"
-        if "ssl" in low or "certificate" in low:
-            return f"TLS error: {_short(exc)}"
-        if "remotedisconnected" in low or "connection reset" in low or "aborted" in low:
-            return "the server closed the connection"
-        return _short(exc)
+        return network_reason(exc, timeout=self.timeout)
 
     def client(self) -> Any:
         """The official client (embedded store, artifacts)."""
@@ -716,7 +700,7 @@ class MlflowSource:
         except SourceError:
             raise
         except Exception as exc:
-            text = _short(exc)
+            text = first_line(exc)
             if "401" in text or "403" in text or "Unauthorized" in text:
                 raise SourceAuthError(f"{self.uri} refused the credentials: {text}") from None
             if "Connection" in text or "timed out" in text or "Max retries" in text:
@@ -943,8 +927,3 @@ def _json(data: bytes) -> Any:
     import json
 
     return json.loads(data)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:240]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mlopstui.adapters import SourceAuthError, SourceError, SourceUnreachable
+from mlopstui.adapters import SourceAuthError, SourceError, SourceUnreachable, network_reason
 from mlopstui.domain.gpus import GpuSample
 
 UTIL = "DCGM_FI_DEV_GPU_UTIL"
@@ -105,14 +105,7 @@ class PrometheusSource:
         return body.get("data") or {}
 
     def _reason(self, exc: BaseException) -> str:
-        text = f"{type(exc).__name__}: {exc}".lower()
-        if "connection refused" in text or "errno 111" in text:
-            return "connection refused (is Prometheus running?)"
-        if "timeout" in text or "timed out" in text:
-            return f"no answer within {self.timeout:g} s"
-        if "name or service not known" in text or "failed to resolve" in text:
-            return "host name not found"
-        return f"{type(exc).__name__}: {str(exc)[:200]}"
+        return network_reason(exc, server="Prometheus", timeout=self.timeout)
 
 
 def _result(data: Any, kind: str) -> list | None:
