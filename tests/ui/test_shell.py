@@ -224,8 +224,11 @@ async def test_status_bar_says_unreachable_since_with_the_error(app_for, cache_f
     async with app.run_test(size=(200, 36)) as pilot:
         await pilot.pause()
         status = status_text(app)
-        assert "failing since 11:45, showing cached data from 11:30" in status
-        assert UNREACHABLE_ERROR in status
+        # What fails and why come first (the server's name, already the label, is not
+        # repeated in the reason), then the label and the age of the cached data.
+        assert status.startswith("✗ mlflow failing since 11:45 — health: did not answer")
+        assert UNREACHABLE_ERROR.removeprefix("http://127.0.0.1:9 ") in status
+        assert status.endswith("· http://127.0.0.1:9 · showing cached data from 11:30")
         assert "failing since 11:45" in screen_text(app).splitlines()[-2]
         # The pane's info line says it too, and the cached runs are still there.
         assert "failing since 11:45" in str(app.query_one("#runs-info").render())

@@ -7,6 +7,7 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -413,6 +414,10 @@ class MlopsApp(App):
                 if item.feed:
                     feeds = (item.feed, *item.feeds)
                     fresh = Freshness.worst(self.workbench.freshness(f, self.reader) for f in feeds)
+                    if fresh is not None and fresh.state == "ok" and fresh.source != item.feed:
+                        # All well: named after the entry (the oldest sync's time), so the
+                        # name changes only when a feed fails.
+                        fresh = replace(fresh, source=item.feed)
                 items.append((item, fresh))
         self.query_one(StatusBar).show(
             items=items,

@@ -78,11 +78,27 @@ class StatusBar(Static):
                 line.append("  ")
             line.append("● " if kind != "error" else "✗ ", style=styles[kind])
             line.append(f"{f.source} ", style="bold")
+            if kind == "error" and f.failing_since is not None:
+                # What fails and why first: at 80 columns the rest is cut, never the reason.
+                since = timefmt.clock(int(f.failing_since * 1000), with_date=False)
+                line.append(f"failing since {since}", style=styles[kind])
+                job = f"{f.failing_job}: " if f.failing_job else ""
+                reason = text.clean(f.last_error or "no reason given", limit=100)
+                label = text.clean(item.label, limit=40)
+                if label and reason.startswith(label + " "):  # the server is named after it
+                    reason = reason[len(label) + 1 :]
+                line.append(f" — {job}{reason}", style="bold")
+                cached = (
+                    timefmt.clock(int(f.last_ok * 1000), with_date=False) if f.last_ok else None
+                )
+                line.append(
+                    f" · {text.clean(item.label, limit=40)}"
+                    + (f" · showing cached data from {cached}" if cached else " · nothing cached"),
+                    style="dim",
+                )
+                continue
             line.append(text.clean(item.label, limit=40), style="dim")
             line.append(f" {msg}", style=styles[kind])
-            if kind == "error" and f.last_error:
-                job = f"{f.failing_job}: " if f.failing_job else ""
-                line.append(f" — {job}{text.clean(f.last_error, limit=80)}", style="dim")
         for item, f in items:
             if f is not None:
                 continue
