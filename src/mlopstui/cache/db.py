@@ -275,7 +275,7 @@ class Writer:
             if found is None:
                 log.warning("a reader reported damage (%s) but the cache checks sound", exc)
                 return False
-            note = self._rebuild(f"it was damaged: {found}")
+            note = self._rebuild(f"it was damaged: {exc}")
         self._announce(note)
         return True
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import sys
 import threading
@@ -26,7 +25,6 @@ from mlopstui.plugin_api import API_VERSION
 from mlopstui.plugin_api import catalog as pane_catalog
 from mlopstui.plugin_api.pane import Pane
 from mlopstui.sources import StatusItem
-from mlopstui.ui import background
 from mlopstui.ui.actions import ActionFlow
 from mlopstui.ui.context import AppPaneContext
 from mlopstui.ui.resources import styles_dir, themes
@@ -282,18 +280,11 @@ class MlopsApp(App):
         rebuilt over it; returns True. Any other error is the caller's (False)."""
         if not db.is_damage(exc):
             return False
-        # Off the loop: recovery first checks the whole file (seconds on a large cache).
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        generation = self._reader_generation
-        background.run_off_loop(
-            self,
-            lambda: self.workbench.recover(exc, generation),
-            done.set_result,
-            name="cache-recover",
-            on_error=done.set_exception,
-        )
+        # On the loop, on purpose: until the panes are remade over the new reader, no other
+        # handler may read (it would find the old file's damage again). Recovery checks the
+        # whole file first: a pause of seconds on a very large cache, once, when it is damaged.
         try:
-            await done
+            self.workbench.recover(exc, self._reader_generation)
         except db.CacheError as err:
             self.notify(text.clean(str(err)), severity="error", timeout=30, markup=False)
             return True
