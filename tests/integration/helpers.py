@@ -22,22 +22,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from fault_proxy import HOP_BY_HOP
 from services import MlflowServer, SeededDataset, free_port, seed_mlflow_store
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-7f3a"
-HOP_BY_HOP = {
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailers",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-    "host",
-}
 
 
 # --- auth proxy ---------------------------------------------------------------------------------
