@@ -77,12 +77,12 @@ class StatusBar(Static):
             if line.plain.strip() and not line.plain.endswith(" "):
                 line.append("  ")
             line.append("● " if kind != "error" else "✗ ", style=styles[kind])
-            line.append(f"{f.source} ", style="bold")
+            line.append(f"{text.clean(f.source, limit=32)} ", style="bold")
             if kind == "error" and f.failing_since is not None:
                 # What fails and why first: at 80 columns the rest is cut, never the reason.
                 since = timefmt.clock(int(f.failing_since * 1000), with_date=False)
                 line.append(f"failing since {since}", style=styles[kind])
-                job = f"{f.failing_job}: " if f.failing_job else ""
+                job = f"{text.clean(f.failing_job, limit=24)}: " if f.failing_job else ""
                 reason = text.clean(f.last_error or "no reason given", limit=100)
                 label = text.clean(item.label, limit=40)
                 if label and reason.startswith(label + " "):  # the server is named after it
