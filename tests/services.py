@@ -385,3 +385,67 @@ def service_env(name: str) -> dict[str, str]:
             key, _, value = line.removeprefix("export ").partition("=")
             values[key.strip()] = value.strip().strip("'\"")
     return values
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_REVIVED: set[str] = set()
+
+
+def service_diagnosis(name: str, lines: int = 12) -> str:
+    """What `scripts/services.d/<name>.sh status` says, and the end of each of its logs."""
+    parts = []
+    try:
+        status = subprocess.run(
+            ["bash", str(REPO_ROOT / "scripts" / "services.d" / f"{name}.sh"), "status"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, "MLOPSTUI_SERVICES_DIR": str(services_dir())},
+        )
+        parts.append((status.stdout + status.stderr).strip())
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        parts.append(f"status: {exc}")
+    for log in sorted((services_dir() / name).glob("*.log")):
+        parts.append(f"--- {log.name} ends with:\n{_log_tail(log, lines)}")
+    return "\n".join(parts)
+
+
+def revive_service(name: str, why: str) -> dict[str, str]:
+    """A service `scripts/services up` started is gone mid-run: say why, start it again once.
+
+    Test services are our test bench, not the code under test; one that died (killed by the
+    machine, or never came up) would fail every later test for a reason that is not ours. The
+    first time, its diagnosis is kept as a warning in the summary and `up` runs for that one
+    service; a second death, or an `up` that fails, fails the test with the diagnosis.
+    Returns the service's new variables.
+    """
+    import warnings
+
+    diagnosis = service_diagnosis(name)
+    if name in _REVIVED:
+        require_service(name, f"{why}, again after a restart:\n{diagnosis}")
+    _REVIVED.add(name)
+    env = {
+        **os.environ,
+        "MLOPSTUI_SERVICES": name,
+        "MLOPSTUI_SERVICES_DIR": str(services_dir()),
+    }
+    try:
+        up = subprocess.run(
+            ["bash", str(REPO_ROOT / "scripts" / "services"), "up"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        ok, out = up.returncode == 0, up.stdout + up.stderr
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        ok, out = False, str(exc)
+    if not ok:
+        require_service(name, f"{why}; restarting it failed:\n{out[-2000:]}\n{diagnosis}")
+    warnings.warn(
+        f"test service {name} was down mid-run ({why}) and was restarted; before that:\n"
+        f"{diagnosis}",
+        stacklevel=2,
+    )
+    return service_env(name)

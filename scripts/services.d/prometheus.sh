@@ -69,21 +69,12 @@ stop_pid() {  # stop_pid FILE PATTERN NAME
     rm -f "$1"
 }
 
-# free_port [PREFERRED]: PREFERRED if it can be bound on 127.0.0.1, else any free port.
+# free_port: a port free on 127.0.0.1 now. Every start takes a new one, as kube.sh does: a
+# port kept from an earlier run can still be the target of whoever cleans up after that run
+# (seen in CI: a Prometheus restarted on its previous ports was killed minutes later, while
+# the kube services, on new ports, lived on).
 free_port() {
-    "$PY" - "${1:-0}" <<'EOF'
-import socket, sys
-pref = int(sys.argv[1] or 0)
-for port in ([pref] if pref else []) + [0]:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        print(s.getsockname()[1])
-        break
-EOF
+    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 http_ok() { curl -fsS --max-time 2 -o /dev/null "$1" 2>/dev/null; }
@@ -192,7 +183,7 @@ write_config() {
 
 start_exporter() {
     local port i
-    port="$(free_port "$(exporter_port)")"
+    port="$(free_port)"
     echo "$port" >"$D/exporter_port"
     echo "=== start $(date -u +%FT%TZ) port $port ===" >>"$D/exporter.log"
     setsid nohup "$PY" "$HERE/dcgm_exporter.py" --port "$port" \
@@ -211,7 +202,7 @@ start_exporter() {
 start_prometheus() {
     local port attempt i
     for attempt in 1 2 3; do
-        port="$(free_port "$(prom_port)")"
+        port="$(free_port)"
         echo "$port" >"$D/port"
         echo "=== start $(date -u +%FT%TZ) port $port ===" >>"$D/prometheus.log"
         setsid nohup prometheus --config.file="$D/prometheus.yml" \
@@ -233,7 +224,6 @@ start_prometheus() {
         if ! tail -5 "$D/prometheus.log" | grep -qi "address already in use"; then
             break
         fi
-        rm -f "$D/port"  # the port was taken between probing and binding: try another
     done
     log "prometheus exited; $D/prometheus.log ends with:"
     tail -20 "$D/prometheus.log" >&2

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import requests
-from services import require_service, service_env
+from services import require_service, revive_service, service_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = REPO_ROOT / "scripts" / "services.d" / "dcgm_history.py"
@@ -69,28 +69,40 @@ def dcgm_history() -> ModuleType:
     return module
 
 
+def _down_reason(env: dict[str, str]) -> str | None:
+    """Why Prometheus or its exporter does not answer, or None when both do."""
+    for key, probe in (("PROMETHEUS_URL", "/-/ready"), ("DCGM_EXPORTER_URL", "")):
+        url = env.get(key, "")
+        if not url:
+            return f"prometheus.env has no {key}"
+        target = url.rsplit("/", 1)[0] + "/health" if not probe else url + probe
+        try:
+            code = requests.get(target, timeout=5).status_code
+        except requests.RequestException as exc:
+            return f"{target} unreachable ({exc.__class__.__name__})"
+        if code != 200:
+            return f"{target} answered {code}"
+    return None
+
+
 @pytest.fixture(scope="session")
 def prometheus_env() -> dict[str, str]:
-    """prometheus.env as published by scripts/services.d/prometheus.sh (skips when not up)."""
-    return service_env("prometheus")
+    """prometheus.env as published by scripts/services.d/prometheus.sh, both Prometheus and the
+    exporter answering (skips when not up; restarted once if they died mid-run)."""
+    env = service_env("prometheus")
+    why = _down_reason(env)
+    if why is not None:
+        env = revive_service("prometheus", why)
+        why = _down_reason(env)
+        if why is not None:
+            require_service("prometheus", f"{why} after a restart: run `bash scripts/services up`")
+    return env
 
 
 @pytest.fixture(scope="session")
 def prometheus_url(prometheus_env: dict[str, str]) -> str:
-    """Base URL of the running Prometheus, checked ready (skips/fails when it is not)."""
-    url = prometheus_env.get("PROMETHEUS_URL", "")
-    if not url:
-        require_service("prometheus", "prometheus.env has no PROMETHEUS_URL")
-    try:
-        ready = requests.get(f"{url}/-/ready", timeout=5).status_code == 200
-    except requests.RequestException as exc:
-        ready = False
-        reason = f"{url} unreachable ({exc.__class__.__name__})"
-    else:
-        reason = f"{url}/-/ready did not answer 200"
-    if not ready:
-        require_service("prometheus", f"{reason}: run `bash scripts/services up`")
-    return url
+    """Base URL of the running Prometheus, checked ready by `prometheus_env`."""
+    return prometheus_env["PROMETHEUS_URL"]
 
 
 @pytest.fixture(scope="session")
