@@ -316,7 +316,11 @@ def seed(
         conn.execute("BEGIN")
         conn.executemany(f"INSERT INTO runs VALUES ({','.join('?' * 14)})", r)
         conn.executemany("INSERT INTO params VALUES (?, ?, ?)", p)
-        conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", m)
+        conn.executemany(
+            "INSERT INTO metrics (run, key, value, step, timestamp, min, max) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            m,
+        )
         conn.executemany("INSERT INTO tags VALUES (?, ?, ?)", t)
         conn.executemany("INSERT INTO runs_fts (rowid, text) VALUES (?, ?)", f)
         conn.execute("COMMIT")

@@ -253,7 +253,7 @@ def cmd_runs(settings: Settings, args: argparse.Namespace) -> int:
     path = settings.cache_path
     extra = [c.strip() for c in args.columns.split(",") if c.strip()]
     try:
-        records = _read_runs(path, args, extra)
+        records, matched = _read_runs(path, args, extra)
     except _Stop as stop:
         print(f"mlopstui: {text.clean(stop.sentence)}", file=sys.stderr)
         return stop.status
@@ -271,6 +271,13 @@ def cmd_runs(settings: Settings, args: argparse.Namespace) -> int:
             writer.writerow({k: text.clean(v) if isinstance(v, str) else v for k, v in rec.items()})
     else:
         _print_table(records, extra)
+    if matched > len(records):
+        # On stderr: a pipe reading stdout gets exactly the rows, a person learns of the rest.
+        print(
+            f"mlopstui: showing {len(records):,} of {matched:,} matching runs "
+            f"(--limit {args.limit}; --limit 0 prints all)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -282,8 +289,11 @@ class _Stop(Exception):
         self.status, self.sentence = status, sentence
 
 
-def _read_runs(path: Any, args: argparse.Namespace, extra: list[str]) -> list[dict[str, Any]]:
-    """The runs `runs` prints, read from the cache without changing it."""
+def _read_runs(
+    path: Any, args: argparse.Namespace, extra: list[str]
+) -> tuple[list[dict[str, Any]], int]:
+    """The runs `runs` prints, read from the cache without changing it, and how many matched
+    (counted only when `--limit` cut the list short)."""
     from mlopstui.cache import db
     from mlopstui.cache import runs as run_store
     from mlopstui.cache.search import FilterError
@@ -309,11 +319,12 @@ def _read_runs(path: Any, args: argparse.Namespace, extra: list[str]) -> list[di
             raise _Stop(2, str(exc)) from None
         limit = args.limit if args.limit > 0 else 10**12
         rows = window.page(0, limit)
+        matched = window.count() if len(rows) >= limit else len(rows)
         run_store.fill_values(conn, rows, extra)
         names = {e.experiment_id: e.name for e in run_store.experiments(conn)}
     finally:
         conn.close()
-    return [
+    records = [
         {
             "run_id": r.run_id,
             "experiment": names.get(r.experiment_id, r.experiment_id),
@@ -328,6 +339,7 @@ def _read_runs(path: Any, args: argparse.Namespace, extra: list[str]) -> list[di
         }
         for r in rows
     ]
+    return records, matched
 
 
 def cache_sentence(exc: Exception, path: Any = None) -> str:

@@ -94,7 +94,9 @@ def _run(
     extra_tags: dict[str, str] | None = None,
 ) -> Run:
     end = None if minutes is None else start + minutes * MINUTE_MS
+    # MLflow tags every named run with mlflow.runName; `attributes.run_name` filters on it.
     tags = {"team": team, "mlflow.source.name": source, "mlflow.user": user}
+    tags["mlflow.runName"] = name
     tags.update(extra_tags or {})
     return Run(
         run_id=rid,

@@ -69,7 +69,11 @@ async def test_slash_focuses_the_filter(app):
             "metrics.val_acc >= 0.7 and params.lr = '0.01'",
             lambda r: val_acc(r) >= 0.7 and r.params["lr"] == "0.01",
         ),
-        ("params.batch_size IN ('32', '256')", lambda r: r.params["batch_size"] in ("32", "256")),
+        ("params.batch_size != '32'", lambda r: r.params["batch_size"] != "32"),
+        (
+            "status = 'FAILED' and params.lr LIKE '0.0%'",
+            lambda r: r.status == "FAILED" and r.params["lr"].startswith("0.0"),
+        ),
         ("attributes.run_name LIKE 'sweep-%'", lambda r: r.name.startswith("sweep-")),
     ],
 )
@@ -101,7 +105,9 @@ async def test_a_bad_expression_shows_an_inline_error_and_the_app_keeps_running(
         await type_filter(pilot, "metrics.val_acc >> 0.5")
         error = filter_error(app)
         assert error.display
-        message = "✗ expected a number or a quoted string at position 18, found '>'"
+        message = (
+            "✗ >> does not compare metrics here: use one of !=, <, <=, =, >, >= (at position 17)"
+        )
         assert str(error.render()) == message
         assert message in screen_text(app)
         assert app.is_running
@@ -120,8 +126,9 @@ async def test_a_bad_expression_shows_an_inline_error_and_the_app_keeps_running(
     [
         ("metrics.val_acc > 0.5 or params.lr = '1'", "OR is not part of MLflow search syntax"),
         ("attributes.colour = 'red'", "unknown attribute 'colour'"),
-        ("metrics.val_acc LIKE 'x'", "metrics compare with numbers"),
-        ("params.lr =", "expression ends early"),
+        ("metrics.val_acc LIKE 'x'", "metrics compare with a number"),
+        ("params.lr =", "unexpected 'params.lr'"),
+        ("tags.env IN ('a', 'b')", "tags compare with a quoted string"),
     ],
 )
 async def test_error_messages(app, expression, message):

@@ -82,26 +82,32 @@ COLUMNS = ["name", "status", "start_time", "duration", "metrics.acc", "params.lr
 
 
 @pytest.mark.parametrize("width", [40, 60, 80, 100, 200])
-def test_fit_fills_the_width_exactly(width: int) -> None:
-    """Chosen widths plus one space between columns add up to the width; the rest are hidden."""
+def test_fit_never_exceeds_the_width(width: int) -> None:
+    """Chosen widths plus one space between columns fit the width (and the "+N col" hint when
+    columns are left out); the columns shown are a prefix, in order."""
     layout, hidden = run_cells.fit(COLUMNS, width)
     assert [c for c, _ in layout] == COLUMNS[: len(layout)]
     assert hidden == len(COLUMNS) - len(layout)
-    assert sum(w for _, w in layout) + len(layout) - 1 == width
-    assert all(w > 0 for _, w in layout)
+    room = width - (run_cells.HINT if hidden else 0)
+    assert sum(w for _, w in layout) + len(layout) - 1 <= room
+    assert all(w >= run_cells.width(c) for c, w in layout)
 
 
-def test_fit_gives_spare_width_to_name() -> None:
-    """Fixed columns keep their width; name gets everything left over (at least min_name)."""
-    narrow, hidden_narrow = run_cells.fit(COLUMNS, 40)
-    wide, hidden_wide = run_cells.fit(COLUMNS, 200)
-    assert hidden_narrow > 0 and hidden_wide == 0
-    assert dict(narrow)["name"] >= 18
-    assert dict(wide)["name"] == 200 - sum(w for c, w in wide if c != "name") - (len(wide) - 1)
-    assert dict(wide)["status"] == dict(narrow)["status"] == run_cells.width("status")
-    no_name, _ = run_cells.fit(["status", "user"], 50)
-    assert no_name == [("status", 8), ("user", 41)]  # the last column takes the spare
+def test_fit_sizes_columns_to_their_content() -> None:
+    """A column is as wide as its widest value (or header), within its cap: spare width is
+    not handed to the name, and a long user name is not cut when there is room."""
+    natural = {"name": 14, "user": 17, "source": 40}
+    layout = dict(run_cells.fit(["name", "user", "source"], 200, natural)[0])
+    assert layout == {"name": 14, "user": 17, "source": run_cells.limits("source")[1]}
     assert run_cells.fit(COLUMNS, 5) == ([], len(COLUMNS))
+
+
+def test_fit_keeps_the_sorted_column_when_space_is_short() -> None:
+    cols = ["name", "status", "start_time", "duration", "user", "source"]
+    layout, hidden = run_cells.fit(cols, 50, {"name": 30}, keep="source")
+    shown = [c for c, _ in layout]
+    assert hidden and shown[0] == "name" and "source" in shown
+    assert shown == [c for c in cols if c in shown]  # still in the chosen order
 
 
 def test_cells_for_attributes() -> None:

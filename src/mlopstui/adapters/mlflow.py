@@ -52,7 +52,7 @@ from functools import cache
 from typing import Any
 
 from mlopstui.adapters import SourceAuthError, SourceError, SourceUnreachable, network_reason
-from mlopstui.domain import Experiment, Metric, Run
+from mlopstui.domain import Dataset, Experiment, Metric, Run
 from mlopstui.text import clean, first_line
 
 SOURCE = "mlflow"
@@ -66,6 +66,8 @@ RETRY_AFTER_CAP = 10.0
 """The longest Retry-After waited inside a request; a longer one fails it."""
 MAX_PAGES = 10_000
 """The most pages one page loop reads."""
+DATASET_CONTEXT = "mlflow.data.context"
+"""The input tag naming what a dataset was used for (training, eval...)."""
 _CHUNK = 1 << 16
 
 
@@ -214,6 +216,18 @@ def _run_from_json(payload: Any) -> Run:
             int_of(m.get("timestamp"), f"{where}.timestamp", empty=0) or 0,
         )
     tags = pairs(data, "tags", "data.")
+    datasets = []
+    for i, entry in enumerate(items(table(payload, "inputs"), "dataset_inputs", "inputs")):
+        where = f"inputs.dataset_inputs[{i}]"
+        dataset = table(entry, "dataset")
+        context = pairs(entry, "tags", f"{where}.").get(DATASET_CONTEXT)
+        datasets.append(
+            Dataset(
+                text_of(need(dataset, "name", f"{where}.dataset.name"), f"{where}.dataset.name"),
+                text_of(dataset.get("digest"), f"{where}.dataset.digest"),
+                context,
+            )
+        )
     return Run(
         run_id=run_id,
         experiment_id=text_of(info.get("experiment_id"), "info.experiment_id"),
@@ -228,6 +242,7 @@ def _run_from_json(payload: Any) -> Run:
         params=pairs(data, "params", "data."),
         metrics=metrics,
         tags=tags,
+        datasets=tuple(datasets),
     )
 
 
@@ -286,6 +301,14 @@ def _run_from_entity(run: Any) -> Run:
         params=dict(data.params),
         metrics=metrics,
         tags=dict(data.tags),
+        datasets=tuple(
+            Dataset(
+                d.dataset.name,
+                d.dataset.digest or "",
+                {t.key: t.value for t in d.tags}.get(DATASET_CONTEXT),
+            )
+            for d in getattr(getattr(run, "inputs", None), "dataset_inputs", None) or []
+        ),
     )
 
 

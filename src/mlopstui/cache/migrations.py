@@ -269,9 +269,28 @@ CREATE TABLE source_records (
 ) WITHOUT ROWID;
 """
 
+# v5: MLflow's search semantics. A NaN metric is kept as a NaN (SQLite stores a NaN REAL as
+# NULL, which read as "no value"): value NULL with is_nan = 1, so `!=` matches it and a sort
+# puts it after the numbers, as MLflow does. A run's dataset inputs, for `dataset.*` filters
+# and the run detail. The default order's tie-break is run_id (MLflow's), not the rowid.
+# Runs synced before v5 have no datasets until their next sync re-reads them.
+_V5 = """
+ALTER TABLE metrics ADD COLUMN is_nan INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE run_datasets (
+    run     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name    TEXT NOT NULL,
+    digest  TEXT NOT NULL DEFAULT '',
+    context TEXT
+);
+CREATE INDEX run_datasets_run ON run_datasets(run);
+CREATE INDEX runs_by_start_run_id ON runs(start_time DESC, run_id);
+CREATE INDEX runs_exp_by_start_run_id ON runs(experiment_id, start_time DESC, run_id);
+"""
+
 MIGRATIONS: list[str] = [
     _V1.replace("{sort_indexes}", _sort_indexes()),
     _V2,
     _V3,
     _V4,
+    _V5,
 ]

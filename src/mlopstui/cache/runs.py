@@ -8,12 +8,23 @@ so it is a separate call the UI makes off its loop.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from mlopstui.cache.search import Compiled, compile_filter
-from mlopstui.domain import Experiment, Metric, Run
+from mlopstui.cache.search import (
+    ATTRIBUTE,
+    COLUMN,
+    METRIC,
+    PARAM,
+    TAG,
+    Compiled,
+    OrderTerm,
+    compile_filter,
+    parse_order_by,
+)
+from mlopstui.domain import Dataset, Experiment, Metric, Run
 
 BASE_COLUMNS = ("name", "status", "start_time", "duration", "user", "source", "end_time")
 KINDS = ("metrics", "params", "tags")
@@ -103,14 +114,25 @@ def upsert_runs(conn: sqlite3.Connection, runs: Sequence[Run], synced_at: float)
             [(rid, k, v) for k, v in run.params.items()],
         )
         conn.executemany(
-            """INSERT INTO metrics (run, key, value, step, timestamp) VALUES (?, ?, ?, ?, ?)
+            """INSERT INTO metrics (run, key, value, step, timestamp, is_nan)
+               VALUES (?, ?, ?, ?, ?, ?)
                ON CONFLICT(run, key) DO UPDATE SET value = excluded.value,
                    step = excluded.step, timestamp = excluded.timestamp,
+                   is_nan = excluded.is_nan,
                    min = CASE WHEN excluded.value IS NULL THEN min
                              ELSE min(min, excluded.value) END,
                    max = CASE WHEN excluded.value IS NULL THEN max
                              ELSE max(max, excluded.value) END""",
-            [(rid, m.key, m.value, m.step, m.timestamp) for m in run.metrics.values()],
+            [
+                (rid, m.key, None if nan else m.value, m.step, m.timestamp, nan)
+                for m in run.metrics.values()
+                for nan in [int(m.value != m.value)]
+            ],
+        )
+        conn.execute("DELETE FROM run_datasets WHERE run = ?", (rid,))
+        conn.executemany(
+            "INSERT INTO run_datasets (run, name, digest, context) VALUES (?, ?, ?, ?)",
+            [(rid, d.name, d.digest, d.context) for d in run.datasets],
         )
         conn.execute("DELETE FROM tags WHERE run = ?", (rid,))
         conn.executemany(
@@ -249,10 +271,63 @@ def split_column(column: str) -> tuple[str, str, str]:
     return "", column, ""
 
 
+def ui_sort_terms(sort: str, descending: bool) -> list[OrderTerm]:
+    """The runs table's sort column as an MLflow order term (`name` is `run_name`, `user` is
+    `user_id`); `duration`, `source` and metric `.min`/`.max` are this tool's own sorts."""
+    kind, key, agg = split_column(sort)
+    entity = {"metrics": METRIC, "params": PARAM, "tags": TAG}.get(kind)
+    if entity is not None:
+        return [OrderTerm(entity, key, not descending, agg)]
+    attribute = {"name": "run_name", "user": "user_id"}.get(key, key)
+    if attribute in COLUMN:
+        return [OrderTerm(ATTRIBUTE, attribute, not descending)]
+    if key in ("duration", "source"):
+        return [OrderTerm("column", key, not descending)]
+    return [OrderTerm(ATTRIBUTE, "start_time", False)]
+
+
+def order_terms_sql(
+    terms: Sequence[OrderTerm],
+) -> tuple[str, tuple[str, ...], list[tuple[str, bool]]]:
+    """(joins, join args, [(expression, ascending)]) for ORDER BY, as MLflow's SQL store
+    orders: a metric's NaN after its numbers and runs without it last, any other missing
+    value (a param, a tag, a RUNNING run's end_time) last in either direction, then
+    `start_time DESC` unless sorted by start_time, then `run_id`."""
+    joins, args, order = [], [], []
+    for i, t in enumerate(terms):
+        a = f"s{i}"
+        if t.type == ATTRIBUTE:
+            col = f"r.{COLUMN[t.key]}"
+            order += [(f"{col} IS NULL", True), (col, t.ascending)]
+        elif t.type == "column":
+            order += [(f"r.{t.key} IS NULL", True), (f"r.{t.key}", t.ascending)]
+        else:
+            table = {METRIC: "metrics", PARAM: "params", TAG: "tags"}[t.type]
+            joins.append(f" LEFT JOIN {table} {a} ON {a}.run = r.id AND {a}.key = ?")
+            args.append(t.key)
+            col = f"{a}.{t.agg or 'value'}"
+            if t.type == METRIC and not t.agg:
+                rank = f"CASE WHEN {a}.is_nan THEN 1 WHEN {a}.value IS NULL THEN 2 ELSE 0 END"
+                order += [(rank, True), (col, t.ascending)]
+            else:
+                order += [(f"{col} IS NULL", True), (col, t.ascending)]
+    if not any(t.type == ATTRIBUTE and t.key == "start_time" for t in terms):
+        order.append(("r.start_time", False))
+    order.append(("r.run_id", True))
+    return "".join(joins), tuple(args), order
+
+
+def _render_order(order: list[tuple[str, bool]], *, reverse: bool = False) -> str:
+    return ", ".join(f"{expr} {'ASC' if asc != reverse else 'DESC'}" for expr, asc in order)
+
+
 class RunsWindow:
     """A sorted, filtered view of runs, read one page at a time.
 
-    Raises FilterError (from construction) when the filter is not valid MLflow syntax.
+    The filter and the order are MLflow's (cache/search.py): the same runs in the same order
+    as `MlflowClient.search_runs` on the same data. `order_by` takes MLflow clauses
+    (`["metrics.acc DESC"]`); the runs table passes `sort`/`descending` instead.
+    Raises FilterError (from construction) when the filter or the order is not valid.
     """
 
     def __init__(
@@ -263,6 +338,8 @@ class RunsWindow:
         filter_text: str = "",
         sort: str = "start_time",
         descending: bool = True,
+        order_by: Sequence[str] | None = None,
+        experiment_ids: Sequence[str] | None = None,
     ) -> None:
         self.conn = conn
         self.experiment_id = experiment_id
@@ -274,33 +351,19 @@ class RunsWindow:
         if experiment_id is not None:
             where.append("r.experiment_id = ?")
             args.append(experiment_id)
+        elif experiment_ids is not None:
+            where.append(f"r.experiment_id IN ({','.join('?' * len(experiment_ids))})")
+            args.extend(experiment_ids)
         if self.compiled is not None:
             where.append(f"({self.compiled.sql})")
             args.extend(self.compiled.params)
         self._where = " AND ".join(where) or "1"
         self._args = tuple(args)
-        kind, key, _agg = split_column(sort)
-        self._join = ""
-        self._join_args: tuple[str, ...] = ()
-        # Sorting by a param/metric/tag value reads its (key, value) index in order, then the
-        # runs without that key: a first page costs ~0.2 ms at 1M runs instead of sorting the
-        # whole view (a LEFT JOIN ... ORDER BY took 0.3-1.4 s). Min/max have no index.
-        self._segmented: tuple[str, str] | None = (kind, key) if kind and not _agg else None
-        self._with_key: int | None = None  # how many runs have the key (learned lazily)
-        if kind:
-            table = {"metrics": "metrics", "params": "params", "tags": "tags"}[kind]
-            self._join = f" LEFT JOIN {table} s ON s.run = r.id AND s.key = ?"
-            self._join_args = (key,)
-            self._order_col = f"s.{_agg}" if kind == "metrics" and _agg else "s.value"
-        else:
-            self._order_col = f"r.{key}" if key in BASE_COLUMNS else "r.start_time"
-
-    def _order(self, descending: bool, *, reverse: bool = False) -> str:
-        d = "DESC" if descending else "ASC"
-        # NULLs (a run without that metric) always sort last, whichever the direction; a
-        # reverse read (page() past the middle) puts them first, so it mirrors the forward order.
-        nulls = f"{self._order_col} IS NULL {'DESC' if reverse else 'ASC'}, " if self._join else ""
-        return f"{nulls}{self._order_col} {d}, r.id {d}"
+        terms = (
+            parse_order_by(order_by) if order_by is not None else ui_sort_terms(sort, descending)
+        )
+        self.terms = terms
+        self._join, self._join_args, self._order = order_terms_sql(terms)
 
     def count(self) -> int:
         """How many runs match (may take longer than a frame at 1M runs: call off the UI loop)."""
@@ -310,59 +373,35 @@ class RunsWindow:
     def page(self, offset: int, limit: int, total: int | None = None) -> list[RunRow]:
         """Rows offset..offset+limit in the current order.
 
-        Past the middle of a known total the page is read from the other end of the index,
-        so End at 1M rows costs what Home does.
+        Past the middle of a known total the page is read in the reverse order from the
+        other end, so End at 1M rows costs what Home does.
         """
-        if self._segmented is not None:
-            return self._segmented_page(offset, limit)
         reverse = total is not None and offset > total // 2
         if reverse:
             start = max(0, total - offset - limit)  # type: ignore[operator]
             limit = min(limit, total - offset)  # type: ignore[operator]
             if limit <= 0:
                 return []
-            order, off = self._order(not self.descending, reverse=True), start
+            off = start
         else:
-            order, off = self._order(self.descending), offset
+            off = offset
         sql = (
             f"SELECT {_ROW_SQL} FROM runs r{self._join} WHERE {self._where} "
-            f"ORDER BY {order} LIMIT ? OFFSET ?"
+            f"ORDER BY {_render_order(self._order, reverse=reverse)} LIMIT ? OFFSET ?"
         )
         rows = self.conn.execute(sql, (*self._join_args, *self._args, limit, off)).fetchall()
         if reverse:
             rows.reverse()
         return [RunRow(*r) for r in rows]
 
-    def _segmented_page(self, offset: int, limit: int) -> list[RunRow]:
-        """Runs having the sort key (index order), then runs without it (newest id first),
-        the same order as `ORDER BY value IS NULL, value, id`."""
-        table, key = self._segmented  # type: ignore[misc]
-        d = "DESC" if self.descending else "ASC"
-        rows: list[tuple] = []
-        if self._with_key is None or offset < self._with_key:
-            sql = (
-                f"SELECT {_ROW_SQL} FROM {table} s JOIN runs r ON r.id = s.run "
-                f"WHERE s.key = ? AND s.value IS NOT NULL AND {self._where} "
-                f"ORDER BY s.value {d}, s.run {d} LIMIT ? OFFSET ?"
-            )
-            rows = self.conn.execute(sql, (key, *self._args, limit, offset)).fetchall()
-            if rows and len(rows) < limit:
-                self._with_key = offset + len(rows)
-        if len(rows) < limit:
-            if self._with_key is None:
-                sql = (
-                    f"SELECT count(*) FROM {table} s JOIN runs r ON r.id = s.run "
-                    f"WHERE s.key = ? AND s.value IS NOT NULL AND {self._where}"
-                )
-                self._with_key = self.conn.execute(sql, (key, *self._args)).fetchone()[0]
-            sql = (
-                f"SELECT {_ROW_SQL} FROM runs r WHERE {self._where} AND NOT EXISTS ("
-                f"SELECT 1 FROM {table} s WHERE s.run = r.id AND s.key = ? "
-                f"AND s.value IS NOT NULL) ORDER BY r.id {d} LIMIT ? OFFSET ?"
-            )
-            rest = max(0, offset - self._with_key)
-            rows += self.conn.execute(sql, (*self._args, key, limit - len(rows), rest)).fetchall()
-        return [RunRow(*r) for r in rows]
+    def run_ids(self, limit: int | None = None) -> list[str]:
+        """The matching run ids in order (the conformance test and `runs --format ids`)."""
+        sql = (
+            f"SELECT r.run_id FROM runs r{self._join} WHERE {self._where} "
+            f"ORDER BY {_render_order(self._order)} LIMIT ?"
+        )
+        args = (*self._join_args, *self._args, -1 if limit is None else limit)
+        return [r[0] for r in self.conn.execute(sql, args)]
 
 
 def fill_values(conn: sqlite3.Connection, rows: list[RunRow], columns: Sequence[str]) -> None:
@@ -380,11 +419,11 @@ def fill_values(conn: sqlite3.Connection, rows: list[RunRow], columns: Sequence[
         if not keys:
             continue
         kmarks = ",".join("?" * len(keys))
-        extra = ", min, max" if kind == "metrics" else ""
+        extra = ", min, max, is_nan" if kind == "metrics" else ""
         sql = f"SELECT run, key, value{extra} FROM {kind} WHERE run IN ({marks}) AND key IN ({kmarks})"
         for rec in conn.execute(sql, (*by_id, *keys)):
             values = by_id[rec[0]].values
-            values[f"{kind}.{rec[1]}"] = rec[2]
+            values[f"{kind}.{rec[1]}"] = math.nan if kind == "metrics" and rec[5] else rec[2]
             if kind == "metrics":
                 values[f"metrics.{rec[1]}.min"] = rec[3]
                 values[f"metrics.{rec[1]}.max"] = rec[4]
@@ -403,13 +442,22 @@ def get_run(conn: sqlite3.Connection, run_id: str) -> Run | None:
     params = dict(conn.execute("SELECT key, value FROM params WHERE run = ? ORDER BY key", (rid,)))
     tags = dict(conn.execute("SELECT key, value FROM tags WHERE run = ? ORDER BY key", (rid,)))
     metrics = {
-        k: Metric(k, v, s, t, mn, mx)
-        for k, v, s, t, mn, mx in conn.execute(
-            "SELECT key, value, step, timestamp, min, max FROM metrics WHERE run = ? ORDER BY key",
+        k: Metric(k, math.nan if nan else v, s, t, mn, mx)
+        for k, v, s, t, mn, mx, nan in conn.execute(
+            """SELECT key, value, step, timestamp, min, max, is_nan FROM metrics
+               WHERE run = ? ORDER BY key""",
             (rid,),
         )
     }
-    return Run(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], params, metrics, tags)
+    datasets = tuple(
+        Dataset(*d)
+        for d in conn.execute(
+            "SELECT name, digest, context FROM run_datasets WHERE run = ? ORDER BY rowid", (rid,)
+        )
+    )
+    return Run(
+        r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], params, metrics, tags, datasets
+    )
 
 
 def children(conn: sqlite3.Connection, run_id: str) -> list[tuple[str, str, str]]:

@@ -34,6 +34,16 @@ class Metric:
 
 
 @dataclass(frozen=True, slots=True)
+class Dataset:
+    """A dataset input of a run, as MLflow logs it (`mlflow.log_input`): what it is called,
+    its digest, and the context it was used in (the `mlflow.data.context` input tag)."""
+
+    name: str
+    digest: str = ""
+    context: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Run:
     """An MLflow run as cached: attributes plus params, latest metrics and tags."""
 
@@ -49,6 +59,7 @@ class Run:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, Metric] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    datasets: tuple[Dataset, ...] = ()
 
     @property
     def source(self) -> str:

@@ -37,7 +37,7 @@ class MlflowSource(Source):
     api_version = 1
     topics = frozenset({"experiments", "runs", "models"})
     feeds = (NAME, REGISTRY_FEED)
-    fetches = frozenset({"metric_history", "metric_ranges", "artifacts"})
+    fetches = frozenset({"metric_history", "metric_ranges", "artifacts", "artifact_file"})
 
     def __init__(self, env: SourceEnv) -> None:
         super().__init__(env)
@@ -187,6 +187,10 @@ class MlflowSource(Source):
             return fetched
         if what == "artifacts":
             return client.artifacts(kwargs["run_id"], kwargs.get("path"))
+        if what == "artifact_file":
+            from mlopstui.adapters.mlflow_artifacts import read_artifact
+
+            return read_artifact(client, kwargs["run_id"], kwargs["path"], size=kwargs.get("size"))
         return super().fetch(what, **kwargs)
 
     # ------------------------------------------------------------------ health

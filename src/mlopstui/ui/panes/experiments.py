@@ -6,6 +6,7 @@ view (sort, columns, filter, min/max) is remembered per experiment in the cache.
 
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,9 @@ from mlopstui.ui.widgets.runs_table import RunsTable
 ALL = "*"
 BASE = ["name", "status", "start_time", "duration"]
 TAIL = ["user", "source"]
+EXPERIMENT = "experiment"  # shown in "All experiments" only; not a sort key
+RANGE_CHUNK = 20  # runs per background min/max fetch (after the rows on screen)
+RANGE_JOBS = 3  # min/max fetches in flight at once
 
 
 def default_columns(keys: dict[str, list[str]], experiment_id: str | None) -> list[str]:
@@ -62,6 +66,7 @@ class ExperimentsPane(Pane):
         Binding("c", "columns", "Columns"),
         Binding("m", "minmax", "Min/max", show=False),
         Binding("x", "compare", "Compare"),
+        Binding("v", "chart", "Chart"),
         Binding("u", "unmark", "Unmark all", show=False),
         Binding("y", "copy_id", "Copy id", show=False),
         Binding("Y", "copy_uri", "Copy URI", show=False),
@@ -78,6 +83,13 @@ class ExperimentsPane(Pane):
         self.minmax = False
         self._experiments: list[Experiment] = []
         self._count_generation = 0
+        # Min/max histories still to fetch: (run id, metric keys) in order, rows on screen
+        # first; `_ranges_asked` holds every (run id, key) asked for in this view.
+        self._range_queue: deque[tuple[str, tuple[str, ...]]] = deque()
+        self._ranges_asked: set[tuple[str, str]] = set()
+        self._range_jobs = 0
+        self._range_generation = 0
+        self._range_failed = -1  # the generation whose fetches failed (no more asking)
         self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="save-view")
 
     def compose(self) -> ComposeResult:
@@ -125,6 +137,7 @@ class ExperimentsPane(Pane):
         if exps == self._experiments and self.query_one(OptionList).option_count:
             return
         self._experiments = exps
+        self.query_one(RunsTable).experiment_names = {e.experiment_id: e.name for e in exps}
         options = [Option(self._all_label(exps), id=ALL)]
         for e in exps:
             options.append(Option(self._experiment_label(e), id=f"exp-{e.experiment_id}"))
@@ -217,11 +230,16 @@ class ExperimentsPane(Pane):
     # ------------------------------------------------------------------ runs
 
     def shown_columns(self) -> list[str]:
-        """Columns with min/max expanded for metrics when asked."""
+        """Columns with min/max expanded for metrics when asked, and the experiment's name
+        after the run's in "All experiments"."""
+        columns = [c for c in self.columns if c != EXPERIMENT]
+        if self.experiment_id is None:
+            at = 1 if columns[:1] == ["name"] else 0
+            columns.insert(at, EXPERIMENT)
         if not self.minmax:
-            return self.columns
+            return columns
         out = []
-        for col in self.columns:
+        for col in columns:
             out.append(col)
             if col.startswith("metrics.") and not col.endswith((".min", ".max")):
                 out += [f"{col}.min", f"{col}.max"]
@@ -230,6 +248,7 @@ class ExperimentsPane(Pane):
     def rebuild(self) -> None:
         """Re-query with the current experiment, filter and sort."""
         table = self.query_one(RunsTable)
+        self._reset_ranges()
         error = self.query_one("#filter-error", Static)
         try:
             window = run_store.RunsWindow(
@@ -369,7 +388,13 @@ class ExperimentsPane(Pane):
 
     @on(RunsTable.SortClicked)
     def _sort_clicked(self, event: RunsTable.SortClicked) -> None:
-        self.set_sort(event.column)
+        if event.column != EXPERIMENT:
+            self.set_sort(event.column)
+
+    @on(RunsTable.RowsLoaded)
+    def _rows_loaded(self, event: RunsTable.RowsLoaded) -> None:
+        if self.minmax:
+            self._want_ranges(event.rows)
 
     @on(RunsTable.MarksChanged)
     def _marks_changed(self) -> None:
@@ -411,7 +436,8 @@ class ExperimentsPane(Pane):
             if column:
                 self.set_sort(column)
 
-        self.app.push_screen(SortPicker(self.shown_columns(), self.sort), chosen)
+        sortable = [c for c in self.shown_columns() if c != EXPERIMENT]
+        self.app.push_screen(SortPicker(sortable, self.sort), chosen)
 
     def action_reverse(self) -> None:
         self.set_sort(self.sort)
@@ -437,24 +463,99 @@ class ExperimentsPane(Pane):
             self.fetch_ranges()
 
     def fetch_ranges(self) -> None:
-        """Fetch the metric histories behind min/max for the runs on screen (on request)."""
+        """Fetch the metric histories behind min/max: the rows on screen first, then every
+        other row of the pages read, a few fetches at a time; each new page read while
+        min/max is on queues its rows too (`_rows_loaded`). Cells wait as `…`."""
         table = self.query_one(RunsTable)
-        keys = [c.removeprefix("metrics.") for c in self.columns if c.startswith("metrics.")]
-        top = int(table.scroll_offset.y)
-        rows = [table.row(i) for i in range(top, top + max(1, table.size.height))]
-        run_ids = [r.run_id for r in rows if r is not None]
-        if not keys or not run_ids:
+        if not self._range_keys():
             self.ctx.notify("Choose a metric column first (c).", severity="warning")
             return
-        self.ctx.notify(f"Fetching {len(keys)} metric histories for {len(run_ids)} runs…")
+        top = int(table.scroll_offset.y)
+        on_screen = [table.row(i) for i in range(top, top + max(1, table.size.height))]
+        rows = [r for r in on_screen if r is not None]
+        queued = self._want_ranges(rows, first=True)
+        loaded = [r for block in table.loaded_rows() for r in block]
+        queued += self._want_ranges(loaded)
+        if queued:
+            self.ctx.notify(f"Fetching metric histories for {queued} runs…")
+
+    def _range_keys(self) -> list[str]:
+        return [
+            c.removeprefix("metrics.")
+            for c in self.columns
+            if c.startswith("metrics.") and not c.endswith((".min", ".max"))
+        ]
+
+    def _reset_ranges(self) -> None:
+        """A new view: forget what was queued (answers for the old one are dropped)."""
+        self._range_generation += 1
+        self._range_queue.clear()
+        self._ranges_asked.clear()
+        self.query_one(RunsTable).pending.clear()
+
+    def _want_ranges(self, rows: list[run_store.RunRow], *, first: bool = False) -> int:
+        """Queue the rows whose min/max is unknown (a metric they have, not asked for yet);
+        returns how many runs were queued."""
+        if self._range_failed == self._range_generation:
+            return 0  # the server did not answer: `m` twice asks again
+        keys = self._range_keys()
+        table = self.query_one(RunsTable)
+        wanted: list[tuple[str, tuple[str, ...]]] = []
+        for row in rows:
+            missing = tuple(
+                k
+                for k in keys
+                if row.values.get(f"metrics.{k}") is not None
+                and row.values.get(f"metrics.{k}.min") is None
+                and (row.run_id, k) not in self._ranges_asked
+            )
+            if missing:
+                self._ranges_asked.update((row.run_id, k) for k in missing)
+                table.pending.update((row.run_id, k) for k in missing)
+                wanted.append((row.run_id, missing))
+        if first:
+            self._range_queue.extendleft(reversed(wanted))
+            if wanted and self._range_jobs < RANGE_JOBS:
+                self._start_range_fetch(len(wanted))  # the rows on screen: one fetch of their own
+        else:
+            self._range_queue.extend(wanted)
+        self._pump_ranges()
+        return len(wanted)
+
+    def _pump_ranges(self) -> None:
+        while self._range_jobs < RANGE_JOBS and self._range_queue:
+            self._start_range_fetch(RANGE_CHUNK)
+
+    def _start_range_fetch(self, size: int) -> None:
+        chunk = [self._range_queue.popleft() for _ in range(min(size, len(self._range_queue)))]
+        if not chunk:
+            return
+        run_ids = [run_id for run_id, _keys in chunk]
+        keys = sorted({k for _run, ks in chunk for k in ks})
+        pairs = {(run_id, k) for run_id, ks in chunk for k in ks}
+        generation = self._range_generation
+        self._range_jobs += 1
 
         def done(result: object) -> None:
+            self._range_jobs -= 1  # counted across views: the bound holds while they change
+            if generation != self._range_generation:
+                self._pump_ranges()  # another view by now: this answer is not for it
+                return
+            table = self.query_one(RunsTable)
+            table.pending.difference_update(pairs)
             if isinstance(result, Exception):
-                self.ctx.notify(
-                    f"Min/max unavailable: {background.readable(result)}", severity="error"
-                )
-            else:
-                table.reload()
+                # The server is likely down: stop asking, say so once.
+                for run_id, ks in self._range_queue:
+                    table.pending.difference_update((run_id, k) for k in ks)
+                self._range_queue.clear()
+                if self._range_failed != generation:
+                    self._range_failed = generation
+                    self.ctx.notify(
+                        f"Min/max unavailable: {background.readable(result)} (m twice retries)",
+                        severity="error",
+                    )
+            table.reload(force=True)
+            self._pump_ranges()
 
         self.ctx.fetch("metric_ranges", done, run_ids=run_ids, keys=keys)
 
@@ -466,6 +567,18 @@ class ExperimentsPane(Pane):
         from mlopstui.ui.screens.compare import CompareScreen
 
         self.app.push_screen(CompareScreen(self.ctx, list(table.marked)))
+
+    def action_chart(self) -> None:
+        """Chart a metric's history for the marked runs (the run under the cursor if none)."""
+        table = self.query_one(RunsTable)
+        run_ids = list(table.marked) or [r for r in [table.current_run_id()] if r]
+        if not run_ids:
+            return
+        from mlopstui.ui.screens.chart import ChartScreen
+
+        metrics = [c for c in [self.sort, *self.columns] if c.startswith("metrics.")]
+        key = metrics[0].removeprefix("metrics.") if metrics else None
+        self.app.push_screen(ChartScreen(self.ctx, run_ids, key))
 
     def action_unmark(self) -> None:
         self.query_one(RunsTable).clear_marks()

@@ -1,4 +1,8 @@
-"""Marked runs side by side; `d` shows only the rows whose values differ."""
+"""Marked runs side by side; `d` shows only the rows whose values differ.
+
+The field column stays put while the runs scroll sideways (left/right), so at 80 columns a
+value is never read without its field name.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,9 @@ from textual.widgets import DataTable, Footer, Static
 from mlopstui import text, timefmt
 from mlopstui.cache import runs as run_store
 from mlopstui.domain import Run
+
+VALUE_LIMIT = 40  # a long param or tag is cut here: two runs still fit beside the fields
+NAME_LIMIT = 24
 
 
 def compare_rows(runs: list[Run], now_ms: int) -> list[tuple[str, list[str]]]:
@@ -35,7 +42,7 @@ def compare_rows(runs: list[Run], now_ms: int) -> list[tuple[str, list[str]]]:
                 if kind == "metrics":
                     values.append("" if v is None else f"{v.value:.6g}")
                 else:
-                    values.append("" if v is None else text.clean(v, limit=60))
+                    values.append("" if v is None else text.clean(v, limit=VALUE_LIMIT))
             rows.append((f"{kind}.{text.clean(key)}", values))
     return rows
 
@@ -56,14 +63,16 @@ class CompareScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="compare-title")
-        yield DataTable(zebra_stripes=True, cursor_type="row")
+        yield DataTable(zebra_stripes=True, cursor_type="row", fixed_columns=1)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_column("field", key="field")
         for r in self.runs:
-            table.add_column(Text(text.clean(r.name, limit=24) or r.run_id[:8]), key=r.run_id)
+            table.add_column(
+                Text(text.clean(r.name, limit=NAME_LIMIT) or r.run_id[:8]), key=r.run_id
+            )
         self.fill()
         table.focus()
 
@@ -86,7 +95,8 @@ class CompareScreen(Screen[None]):
         mode = "only differences" if self.only_differences else "all fields"
         self.query_one("#compare-title", Static).update(
             Text(
-                f"Comparing {len(self.runs)} runs · {mode} ({shown} rows) · d toggles", style="bold"
+                f"Comparing {len(self.runs)} runs · {mode} ({shown} rows) · d toggles · ←→ scroll",
+                style="bold",
             )
         )
 

@@ -3,11 +3,17 @@
 Textual's DataTable loads every row (seconds at 100k rows). This widget keeps blocks of 100
 rows read through `RunsWindow.page()`, renders lines with the Line API, keeps its header fixed,
 and repaints only the lines that change when the cursor moves.
+
+The column layout (which columns, how wide) is a function of the content width, the columns,
+the sort and the widths measured on the loaded pages; it is recomputed whenever one of them
+changes and the whole table is repainted then, so the header and the rows are always drawn
+with the same layout (a resize, the experiment list hiding, a new column set).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from rich.segment import Segment
 from rich.style import Style
@@ -19,7 +25,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from mlopstui import timefmt
-from mlopstui.cache.runs import RunRow, RunsWindow, fill_values
+from mlopstui.cache.runs import RunRow, RunsWindow, fill_values, split_column
 from mlopstui.ui.widgets import run_cells
 
 BLOCK = 100
@@ -79,6 +85,13 @@ class RunsTable(ScrollView, can_focus=True):
     class MarksChanged(Message):
         """The set of marked runs changed."""
 
+    class RowsLoaded(Message):
+        """A page of rows was read from the cache (the pane fetches what they lack)."""
+
+        def __init__(self, rows: list[RunRow]) -> None:
+            super().__init__()
+            self.rows = rows
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.window: RunsWindow | None = None
@@ -88,8 +101,15 @@ class RunsTable(ScrollView, can_focus=True):
         self.cursor = 0
         self.marked: dict[str, str] = {}
         self.empty_text = "No runs."
+        self.experiment_names: dict[str, str] = {}
+        """Experiment id -> name, for the `experiment` column of "All experiments"."""
+        self.pending: set[tuple[str, str]] = set()
+        """(run id, metric key) whose min/max history is being fetched: drawn as `…`."""
         self._blocks: OrderedDict[int, list[RunRow]] = OrderedDict()
+        self._natural: dict[str, int] = {}  # widest value per column on the pages read
         self._layout: list[tuple[str, int]] = []
+        self._layout_key: tuple[object, ...] = ()
+        self._drawn: list[tuple[str, int]] = []  # the layout of the last full repaint
         self.hidden_columns = 0
         self._styles: dict[str, Style] = {}
 
@@ -102,7 +122,7 @@ class RunsTable(ScrollView, can_focus=True):
         self.window = window
         self.columns = list(columns)
         self._blocks.clear()
-        self._layout = []
+        self._natural = {}
         if total is None and window is not None:
             first = self._block(0)
             self.counting = len(first) == BLOCK
@@ -124,7 +144,7 @@ class RunsTable(ScrollView, can_focus=True):
         self._resize()
         self.refresh()
 
-    def reload(self) -> bool:
+    def reload(self, *, force: bool = False) -> bool:
         """Re-read the visible rows after a sync; repaint only if something changed."""
         if self.window is None:
             return False
@@ -133,7 +153,7 @@ class RunsTable(ScrollView, can_focus=True):
         old = {b: self._blocks.get(b) for b in range(first, last + 1)}
         self._blocks.clear()
         changed = any(self._block(b) != rows for b, rows in old.items())
-        if changed:
+        if changed or force:
             self.refresh()
         return changed
 
@@ -147,7 +167,24 @@ class RunsTable(ScrollView, can_focus=True):
             self._blocks[number] = rows
             while len(self._blocks) > MAX_BLOCKS:
                 self._blocks.popitem(last=False)
+            self._measure(rows)
+            if rows:
+                self.post_message(self.RowsLoaded(rows))
         return rows
+
+    def _measure(self, rows: Iterable[RunRow]) -> None:
+        """Widen the measured column widths to this page's values (they never shrink while a
+        view is shown: columns do not jump back and forth while scrolling)."""
+        found = run_cells.natural_widths(
+            self.columns, rows, timefmt.now_ms(), self.experiment_names
+        )
+        for col, n in found.items():
+            if n > self._natural.get(col, 0):
+                self._natural[col] = n
+
+    def loaded_rows(self) -> list[list[RunRow]]:
+        """The pages read so far (at most MAX_BLOCKS of them), oldest first."""
+        return list(self._blocks.values())
 
     def row(self, index: int) -> RunRow | None:
         """The row at an index of the current order (read from the cache if needed)."""
@@ -185,36 +222,49 @@ class RunsTable(ScrollView, can_focus=True):
             self.virtual_size = size
 
     def on_resize(self) -> None:
-        self._layout = []
         self._resize()
+        self.refresh()  # the layout follows the width: every line, the header included
 
     def layout_columns(self) -> list[tuple[str, int]]:
-        """Columns that fit the width, with their widths."""
-        if not self._layout:
-            width = max(10, self.scrollable_content_region.width - 2)
-            self._layout, self.hidden_columns = run_cells.fit(self.columns, width)
-            if self.hidden_columns:
-                # Leave room for the "+N col" hint so it never covers a column's header.
-                self._layout, self.hidden_columns = run_cells.fit(self.columns, width - 8)
+        """Columns that fit the width, with their widths (recomputed when the width, the
+        columns, the sort or the measured widths change)."""
+        width = max(10, self.scrollable_content_region.width - 2)
+        sort = self.window.sort if self.window else ""
+        key = (width, tuple(self.columns), sort, tuple(sorted(self._natural.items())))
+        if key != self._layout_key:
+            self._layout_key = key
+            self._layout, self.hidden_columns = run_cells.fit(
+                self.columns, width, self._natural, keep=sort
+            )
         return self._layout
 
+    def _visible_rows(self) -> None:
+        """Read the pages of the rows on screen before drawing any line, so their measured
+        widths are known to the header too."""
+        if self.window is None or not self.total:
+            return
+        top = int(self.scroll_offset.y)
+        last = min(self.total - 1, top + max(1, self.size.height))
+        for number in range(top // BLOCK, last // BLOCK + 1):
+            self._block(number)
+
     # ------------------------------------------------------------------ rendering
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._visible_rows()
+        cols = self.layout_columns()
+        if cols != self._drawn:
+            self._drawn = cols
+            if crop.height < self.scrollable_content_region.height:
+                # Lines outside this crop were drawn with the old layout: repaint them all.
+                self.refresh()
+        return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         cols = self.layout_columns()
         if y == 0:
-            style = self.get_component_rich_style("runs-table--header")
-            sort = self.window.sort if self.window else ""
-            arrow = "↓" if self.window and self.window.descending else "↑"
-            parts = []
-            for col, w in cols:
-                name = run_cells.label(col) + (arrow if col == sort else "")
-                parts.append(run_cells.clip(name, w))
-            line = "  " + " ".join(parts)
-            if self.hidden_columns:
-                line = line[: max(0, width - 8)] + f" +{self.hidden_columns} col"
-            return Strip([Segment(run_cells.clip(line, width), style)], width)
+            return self._header_strip(cols, width)
         index = int(self.scroll_offset.y) + y - 1
         if self.window is None or self.total == 0:
             if y == 2:
@@ -225,6 +275,21 @@ class RunsTable(ScrollView, can_focus=True):
         if row is None:
             return Strip.blank(width, self.rich_style)
         return self._row_strip(row, index, cols, width)
+
+    def _header_strip(self, cols: list[tuple[str, int]], width: int) -> Strip:
+        style = self.get_component_rich_style("runs-table--header")
+        sort = self.window.sort if self.window else ""
+        arrow = run_cells.SORT_MARKS[1 if self.window and self.window.descending else 0]
+        parts = []
+        for col, w in cols:
+            name = run_cells.label(col) + (arrow if col == sort else "")
+            parts.append(run_cells.clip(name, w, right=run_cells.numeric(col)))
+        line = "  " + " ".join(parts)
+        if self.hidden_columns:
+            hint = f"+{self.hidden_columns} col"
+            line = line.ljust(max(0, width - len(hint) - 1))[: max(0, width - len(hint) - 1)]
+            line += " " + hint
+        return Strip([Segment(run_cells.clip(line, width), style)], width)
 
     def _row_strip(self, row: RunRow, index: int, cols: list[tuple[str, int]], width: int) -> Strip:
         base = self._style("base")
@@ -237,7 +302,10 @@ class RunsTable(ScrollView, can_focus=True):
         now_ms = timefmt.now_ms()
         used = 2
         for i, (col, w) in enumerate(cols):
-            value = run_cells.clip(run_cells.cell(row, col, now_ms), w)
+            _kind, key, agg = split_column(col)
+            pending = bool(agg) and (row.run_id, key) in self.pending
+            text = run_cells.cell(row, col, now_ms, self.experiment_names, pending=pending)
+            value = run_cells.clip(text, w, right=run_cells.numeric(col))
             style = base
             if col == "status":
                 style = base + self._status_style(row.status)
