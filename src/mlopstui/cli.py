@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--sort", default="start_time", help="column, e.g. start_time or metrics.acc")
     r.add_argument("--asc", action="store_true", help="ascending order")
+    r.add_argument(
+        "--order-by",
+        metavar="CLAUSE",
+        action="append",
+        help="MLflow order_by clause, repeatable, e.g. 'metrics.acc DESC' (replaces --sort)",
+    )
     r.add_argument("--columns", default="", help="extra columns, e.g. params.lr,metrics.acc")
     r.add_argument("--limit", type=int, default=100, help="rows to print; 0 for all (default 100)")
     r.add_argument("--format", choices=("table", "json", "csv"), default="table")
@@ -314,6 +320,7 @@ def _read_runs(
                 filter_text=args.filter,
                 sort=args.sort,
                 descending=not args.asc,
+                order_by=args.order_by,
             )
         except (FilterError, LookupError) as exc:
             raise _Stop(2, str(exc)) from None

@@ -210,25 +210,31 @@ def mlflow_answer(world: dict[str, Any], filter_string: str, order_by: list[str]
 
 
 def cache_answer(world: dict[str, Any], filter_string: str, order_by: list[str]) -> Any:
-    """Run ids in the cache's order, or the FilterError it refused the case with.
+    """Run ids in the cache's order, as the runs table pages them, or the FilterError it
+    refused the case with.
 
-    The MLflow-syntax path directly (`parse_filter`), since the filter box sends input
-    without an operator to plain-text search by design (tested below).
+    The filter box sends input without an operator to plain-text search by design (tested
+    below); MLflow accepts such input only when it holds no comparison at all (`AND`), which
+    is every run, so the window gets no filter then.
     """
     try:
-        compiled = search.compile_clauses(search.parse_filter(filter_string))
+        search.parse_filter(filter_string)
         window = run_store.RunsWindow(
-            world["conn"], experiment_ids=world["experiment_ids"], order_by=order_by
+            world["conn"],
+            experiment_ids=world["experiment_ids"],
+            filter_text=filter_string if search.has_operator(filter_string) else "",
+            order_by=order_by,
         )
     except search.FilterError as exc:
         return exc
-    where = f"{window._where} AND ({compiled.sql})"  # noqa: SLF001 - the same window, filtered
-    rows = world["conn"].execute(
-        f"SELECT r.run_id FROM runs r{window._join} WHERE {where} "  # noqa: SLF001
-        f"ORDER BY {run_store._render_order(window._order)}",  # noqa: SLF001
-        (*window._join_args, *window._args, *compiled.params),  # noqa: SLF001
-    )
-    return [r[0] for r in rows]
+    ids = [r.run_id for r in window.page(0, 1000)]
+    # Page by page (7 rows: segments end inside pages), and from the far end, as the runs
+    # table reads at PageDown and End: the same order.
+    total = window.count()
+    assert total == len(ids)
+    pages = [r.run_id for offset in range(0, total, 7) for r in window.page(offset, 7, total)]
+    assert pages == ids, "paging changes the order"
+    return ids
 
 
 def test_the_seed_reached_the_cache(world: dict[str, Any]) -> None:

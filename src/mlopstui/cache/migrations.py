@@ -283,14 +283,34 @@ CREATE TABLE run_datasets (
     context TEXT
 );
 CREATE INDEX run_datasets_run ON run_datasets(run);
-CREATE INDEX runs_by_start_run_id ON runs(start_time DESC, run_id);
-CREATE INDEX runs_exp_by_start_run_id ON runs(experiment_id, start_time DESC, run_id);
+{order_indexes}
 """
+
+
+def _order_indexes() -> str:
+    """MLflow breaks ties by start_time DESC, then run_id: the sort indexes end with both, in
+    the direction each column is sorted by default (name, user and source ascending, the
+    others descending), so a first page reads an index instead of sorting 1M runs. The other
+    direction reads the same index and sorts each group of equal values."""
+    lines = [f"DROP INDEX runs_by_{c};\nDROP INDEX runs_exp_by_{c};" for c in _SORTED]
+    for scope, prefix in (("runs_by", ""), ("runs_exp_by", "experiment_id, ")):
+        lines.append(f"CREATE INDEX {scope}_start_time ON runs({prefix}start_time DESC, run_id);")
+        lines.append(
+            f"CREATE INDEX {scope}_start_time_asc "
+            f"ON runs({prefix}start_time IS NULL, start_time, run_id);"
+        )
+        for col in _SORTED:
+            if col == "start_time":
+                continue
+            start = "start_time DESC" if col in ("name", "user", "source") else "start_time"
+            lines.append(f"CREATE INDEX {scope}_{col} ON runs({prefix}{col}, {start}, run_id);")
+    return "\n".join(lines)
+
 
 MIGRATIONS: list[str] = [
     _V1.replace("{sort_indexes}", _sort_indexes()),
     _V2,
     _V3,
     _V4,
-    _V5,
+    _V5.replace("{order_indexes}", _order_indexes()),
 ]

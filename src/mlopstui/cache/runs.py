@@ -296,11 +296,13 @@ def order_terms_sql(
     joins, args, order = [], [], []
     for i, t in enumerate(terms):
         a = f"s{i}"
-        if t.type == ATTRIBUTE:
-            col = f"r.{COLUMN[t.key]}"
-            order += [(f"{col} IS NULL", True), (col, t.ascending)]
-        elif t.type == "column":
-            order += [(f"r.{t.key} IS NULL", True), (f"r.{t.key}", t.ascending)]
+        if t.type == ATTRIBUTE or t.type == "column":
+            col = f"r.{COLUMN.get(t.key, t.key)}"
+            # MLflow puts a missing value last either way. A NOT NULL column needs no term
+            # for it, and SQLite's DESC puts NULL last already: both keep the index order.
+            nullable = col in _NULLABLE and t.ascending
+            order += [(f"{col} IS NULL", True)] if nullable else []
+            order.append((col, t.ascending))
         else:
             table = {METRIC: "metrics", PARAM: "params", TAG: "tags"}[t.type]
             joins.append(f" LEFT JOIN {table} {a} ON {a}.run = r.id AND {a}.key = ?")
@@ -315,6 +317,9 @@ def order_terms_sql(
         order.append(("r.start_time", False))
     order.append(("r.run_id", True))
     return "".join(joins), tuple(args), order
+
+
+_NULLABLE = {"r.start_time", "r.end_time", "r.duration"}
 
 
 def _render_order(order: list[tuple[str, bool]], *, reverse: bool = False) -> str:
@@ -364,11 +369,68 @@ class RunsWindow:
         )
         self.terms = terms
         self._join, self._join_args, self._order = order_terms_sql(terms)
+        # One metric/param/tag sort is read in segments, each through an index: the runs
+        # with a value (by (key, value)), then NaN metrics, then the runs without the key
+        # (by start_time): the order `order_terms_sql` gives, ~1000x faster at 1M runs than
+        # sorting a LEFT JOIN of all of them.
+        one = terms[0] if len(terms) == 1 else None
+        self._segments: list[tuple[str, tuple[object, ...], str]] | None = None
+        self._segment_sizes: dict[int, int] = {}
+        if one is not None and one.type in (METRIC, PARAM, TAG) and not one.agg:
+            self._segments = self._kv_segments(one)
 
     def count(self) -> int:
         """How many runs match (may take longer than a frame at 1M runs: call off the UI loop)."""
         sql = f"SELECT count(*) FROM runs r WHERE {self._where}"
         return self.conn.execute(sql, self._args).fetchone()[0]
+
+    def _kv_segments(self, term: OrderTerm) -> list[tuple[str, tuple[object, ...], str]]:
+        table = {METRIC: "metrics", PARAM: "params", TAG: "tags"}[term.type]
+        d = "ASC" if term.ascending else "DESC"
+        tie = "r.start_time DESC, r.run_id ASC"
+        has = f"FROM {table} s JOIN runs r ON r.id = s.run WHERE s.key = ? AND {self._where}"
+        segments = [
+            (f"{has} AND s.value IS NOT NULL", (term.key, *self._args), f"s.value {d}, {tie}")
+        ]
+        if term.type == METRIC:
+            segments.append((f"{has} AND s.is_nan", (term.key, *self._args), tie))
+        without = (
+            f"FROM runs r WHERE {self._where} AND NOT EXISTS (SELECT 1 FROM {table} s "
+            f"WHERE s.run = r.id AND s.key = ?)"
+        )
+        segments.append((without, (*self._args, term.key), tie))
+        return segments
+
+    def _segmented_page(self, offset: int, limit: int) -> list[RunRow]:
+        """Rows offset..offset+limit, segment by segment. A segment's size is learned when
+        a read ends inside it, and counted only when a page starts past its known end."""
+        assert self._segments is not None
+        rows: list[tuple] = []
+        start = 0  # where segment i begins in the whole order
+        for i, (source, args, order) in enumerate(self._segments):
+            want = limit - len(rows)
+            if want <= 0:
+                break
+            skip = offset + len(rows) - start
+            size = self._segment_sizes.get(i)
+            if size is not None and skip >= size:
+                start += size
+                continue
+            got = self.conn.execute(
+                f"SELECT {_ROW_SQL} {source} ORDER BY {order} LIMIT ? OFFSET ?",
+                (*args, want, skip),
+            ).fetchall()
+            rows += got
+            if len(got) == want:
+                break
+            if got or skip == 0:
+                self._segment_sizes[i] = skip + len(got)
+            else:  # the page starts past this segment's end: how far past?
+                self._segment_sizes[i] = self.conn.execute(
+                    f"SELECT count(*) {source}", args
+                ).fetchone()[0]
+            start += self._segment_sizes[i]
+        return [RunRow(*r) for r in rows]
 
     def page(self, offset: int, limit: int, total: int | None = None) -> list[RunRow]:
         """Rows offset..offset+limit in the current order.
@@ -376,6 +438,8 @@ class RunsWindow:
         Past the middle of a known total the page is read in the reverse order from the
         other end, so End at 1M rows costs what Home does.
         """
+        if self._segments is not None:
+            return self._segmented_page(offset, limit)
         reverse = total is not None and offset > total // 2
         if reverse:
             start = max(0, total - offset - limit)  # type: ignore[operator]
@@ -393,15 +457,6 @@ class RunsWindow:
         if reverse:
             rows.reverse()
         return [RunRow(*r) for r in rows]
-
-    def run_ids(self, limit: int | None = None) -> list[str]:
-        """The matching run ids in order (the conformance test and `runs --format ids`)."""
-        sql = (
-            f"SELECT r.run_id FROM runs r{self._join} WHERE {self._where} "
-            f"ORDER BY {_render_order(self._order)} LIMIT ?"
-        )
-        args = (*self._join_args, *self._args, -1 if limit is None else limit)
-        return [r[0] for r in self.conn.execute(sql, args)]
 
 
 def fill_values(conn: sqlite3.Connection, rows: list[RunRow], columns: Sequence[str]) -> None:
