@@ -1,5 +1,6 @@
-"""Regenerate docs/screenshot.svg (runs) and docs/screenshot-registry.svg (the registry with
-a version's aliases) on freshly seeded demo data at 120x36.
+"""Regenerate docs/screenshot.svg (runs), docs/screenshot-registry.svg (the registry with
+a version's aliases) and docs/screenshot-chart.svg (one metric of three runs overlaid) on
+freshly seeded demo data at 120x36.
 
 Usage: .venv/bin/python scripts/screenshot.py  (needs the `local` extra for the demo store)
 """
@@ -32,7 +33,24 @@ async def _shoot(settings, out: Path) -> None:
         await pilot.pause(0.5)
         registry = out.with_name("screenshot-registry.svg")
         app.save_screenshot(filename=registry.name, path=str(registry.parent))
+        await pilot.press("1")
+        await pilot.pause()
+        pane = app.active_pane()
+        llm = next(e for e in workbench_experiments(app) if e.name.startswith("llm"))
+        pane.select_experiment(llm.experiment_id, from_list=False)
+        await pilot.pause()
+        await pilot.press("space", "space", "space", "v")
+        for _ in range(50):  # the histories arrive in the background
+            await pilot.pause(0.1)
+        chart = out.with_name("screenshot-chart.svg")
+        app.save_screenshot(filename=chart.name, path=str(chart.parent))
     workbench.close()
+
+
+def workbench_experiments(app):
+    from mlopstui.cache import runs as run_store
+
+    return run_store.experiments(app.reader)
 
 
 def main() -> int:
@@ -47,7 +65,7 @@ def main() -> int:
         demo.seed_demo(settings.tracking_uri, paths.local_artifact_root())
         out = ROOT / "docs" / "screenshot.svg"
         asyncio.run(_shoot(settings, out))
-        print(f"wrote {out} and {out.with_name('screenshot-registry.svg')}")
+        print(f"wrote {out}, screenshot-registry.svg and screenshot-chart.svg beside it")
     return 0
 
 
