@@ -38,6 +38,7 @@ _SU = "test_search_utils.py::"
 _SQ = "test_sqlalchemy_store.py::"
 _DOC = "docs: search-runs"
 _RW = " (rewritten)"
+_REVIEW = "review of the cache's port"
 _EXTRA = "corpus: coverage"  # built from the documented grammar to cover a gap
 
 CASES: list[Case] = [
@@ -1198,4 +1199,21 @@ CASES: list[Case] = [
     Case("metrics.acc > 0", ("metrics.acc DESCENDING",), _EXTRA),
     Case("metrics.acc > 0", ("metrics.acc", "metrics.acc"), _EXTRA),
     Case("params.model = 'tree'", ("bogus.key",), _EXTRA),
+    # Found by review (each once disagreed with MLflow or crashed the cache's query).
+    Case("run_id = ('{RUN_ID_0}', '{RUN_ID_1}')", (), _REVIEW),
+    Case("dataset.name = ('train-set')", (), _REVIEW),
+    Case("dataset.context != ('training', 'eval')", (), _REVIEW),
+    Case("dataset.name LIKE ('train-set', 'eval_set')", (), _REVIEW),
+    Case("start_time > 99999999999999999999", (), _REVIEW),
+    Case("end_time < -99999999999999999999", (), _REVIEW),
+    Case("run_id IN ({[]: 1})", (), _REVIEW),
+    Case("run_id IN (1, 2)", (), _REVIEW),
+    Case("run_id IN ()", (), _REVIEW),
+    Case("params.p RLIKE 'a.*'", (), _REVIEW),
+    Case("metrics.acc BETWEEN 0 AND 1", (), _REVIEW),
+    Case("", ("metrics.created DESC",), _REVIEW),
+    Case("", ("metrics.created", "metrics.start_time"), _REVIEW),
+    Case("", ("tags.`Run name` ASC",), _REVIEW),
+    Case("metrics.created > 0", (), _REVIEW),
+    Case("params.lr = '0.01'", ("params.created DESC",), _REVIEW),
 ]

@@ -219,6 +219,8 @@ def _run_from_json(payload: Any) -> Run:
     datasets = []
     for i, entry in enumerate(items(table(payload, "inputs"), "dataset_inputs", "inputs")):
         where = f"inputs.dataset_inputs[{i}]"
+        if not isinstance(entry, dict):
+            raise Unparsable(where, f"is not an object ({shown(entry)})")
         dataset = table(entry, "dataset")
         context = pairs(entry, "tags", f"{where}.").get(DATASET_CONTEXT)
         datasets.append(

@@ -276,6 +276,8 @@ CREATE TABLE source_records (
 # Runs synced before v5 have no datasets until their next sync re-reads them.
 _V5 = """
 ALTER TABLE metrics ADD COLUMN is_nan INTEGER NOT NULL DEFAULT 0;
+-- Before v5 a NULL value could only come from a NaN.
+UPDATE metrics SET is_nan = 1 WHERE value IS NULL;
 CREATE TABLE run_datasets (
     run     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     name    TEXT NOT NULL,

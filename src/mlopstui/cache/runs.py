@@ -20,6 +20,7 @@ from mlopstui.cache.search import (
     PARAM,
     TAG,
     Compiled,
+    FilterError,
     OrderTerm,
     compile_filter,
     parse_order_by,
@@ -186,7 +187,7 @@ def store_metric_history(
         "INSERT OR REPLACE INTO metric_history VALUES (?, ?, ?, ?, ?)",
         [(rid, key, s, t, v) for s, t, v in points],
     )
-    values = [v for _, _, v in points if v is not None]
+    values = [v for _, _, v in points if v is not None and not math.isnan(v)]
     if values:
         conn.execute(
             "UPDATE metrics SET min = ?, max = ? WHERE run = ? AND key = ?",
@@ -283,7 +284,10 @@ def ui_sort_terms(sort: str, descending: bool) -> list[OrderTerm]:
         return [OrderTerm(ATTRIBUTE, attribute, not descending)]
     if key in ("duration", "source"):
         return [OrderTerm("column", key, not descending)]
-    return [OrderTerm(ATTRIBUTE, "start_time", False)]
+    raise FilterError(
+        f"unknown sort column {sort!r}: name, status, start_time, end_time, duration, user, "
+        "source, or metrics./params./tags. with a key"
+    )
 
 
 def order_terms_sql(
@@ -383,6 +387,10 @@ class RunsWindow:
         """How many runs match (may take longer than a frame at 1M runs: call off the UI loop)."""
         sql = f"SELECT count(*) FROM runs r WHERE {self._where}"
         return self.conn.execute(sql, self._args).fetchone()[0]
+
+    def invalidate(self) -> None:
+        """Forget what was learned about the data (segment sizes): call after a sync."""
+        self._segment_sizes.clear()
 
     def _kv_segments(self, term: OrderTerm) -> list[tuple[str, tuple[object, ...], str]]:
         table = {METRIC: "metrics", PARAM: "params", TAG: "tags"}[term.type]
@@ -524,9 +532,13 @@ def children(conn: sqlite3.Connection, run_id: str) -> list[tuple[str, str, str]
 
 
 def metric_history(conn: sqlite3.Connection, run_id: str, key: str) -> list[tuple[int, float]]:
-    """Cached (step, value) points of a metric, oldest first."""
-    return conn.execute(
-        """SELECT h.step, h.value FROM metric_history h JOIN runs r ON r.id = h.run
-           WHERE r.run_id = ? AND h.key = ? ORDER BY h.step, h.timestamp""",
-        (run_id, key),
-    ).fetchall()
+    """Cached (step, value) points of a metric, oldest first (a NaN point is NaN: SQLite
+    keeps it as NULL)."""
+    return [
+        (step, math.nan if value is None else value)
+        for step, value in conn.execute(
+            """SELECT h.step, h.value FROM metric_history h JOIN runs r ON r.id = h.run
+               WHERE r.run_id = ? AND h.key = ? ORDER BY h.step, h.timestamp""",
+            (run_id, key),
+        )
+    ]

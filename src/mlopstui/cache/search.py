@@ -97,7 +97,10 @@ _DATASET_OPS = {"!=", "=", "LIKE", "ILIKE", "IN", "NOT IN"}
 
 # A comparison operator anywhere outside quotes makes the entry a filter, not plain text.
 _QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|`[^`]*`?")
-_OPERATOR = re.compile(r"[=<>]|!=|\si?like\s|\bin\s*\(|\bis\s+(?:not\s+)?null\b", re.IGNORECASE)
+_OPERATOR = re.compile(
+    r"[=<>]|!=|\s(?:i?like|rlike|regexp|between)\s|\bin\s*\(|\bis\s+(?:not\s+)?null\b",
+    re.IGNORECASE,
+)
 
 
 class FilterError(ValueError):
@@ -201,7 +204,7 @@ def _identifier(text: str, valid: set[str], pos: int) -> tuple[str, str]:
 def _literal_list(text: str, pos: int) -> tuple[str, ...]:
     try:
         parsed = ast.literal_eval(text)
-    except (SyntaxError, ValueError):
+    except Exception:  # noqa: BLE001 - literal_eval raises many kinds on hostile text
         raise FilterError("a list must hold quoted strings, like ('a', 'b')", pos) from None
     parsed = parsed if isinstance(parsed, tuple) else (parsed,)
     if not parsed:
@@ -236,7 +239,10 @@ def _value(kind: str, key: str, token: Any, pos: int) -> Any:
                     pos,
                 )
             if token.ttype == Literal.Number.Integer:
-                return int(token.value)
+                number = int(token.value)
+                if not -(2**63) <= number < 2**63:  # MLflow's database cannot bind it either
+                    raise FilterError(f"{token.value} is out of range for attributes.{key}", pos)
+                return number
             return float(token.value)
         if string:
             return _strip_quotes(token.value, pos, expect_quoted=True)
@@ -362,6 +368,11 @@ def _check_comparator(clause: Clause) -> Clause:
         allowed = _KV_OPS
     else:
         allowed = _DATASET_OPS
+    if isinstance(clause.value, tuple) and op not in ("IN", "NOT IN"):
+        raise FilterError(
+            f"a list of values goes with IN or NOT IN, not {clause.comparator}",
+            clause.op_position or clause.position,
+        )
     if op not in allowed:
         raise FilterError(
             f"{clause.comparator} does not compare {kind}s here: use one of "
@@ -439,7 +450,7 @@ def parse_order_by(clauses: Sequence[str]) -> list[OrderTerm]:
         # clause is the key as written (so `` `metrics.acc` `` stays one unknown entity).
         key_text = words[0] if len(words) == 2 else value
         kind, key = _identifier(key_text.strip(), ORDER_ATTRIBUTES, 1)
-        key = _ALIAS.get(key, key) if kind == ATTRIBUTE else key
+        key = _ALIAS.get(key, key)  # as MLflow does, for every kind (`metrics.created`)
         if kind == DATASET:
             raise FilterError(f"{shown}: runs cannot be sorted by a dataset field")
         if (kind, key) in seen:
@@ -514,7 +525,8 @@ def compile_filter(expr: str) -> Compiled | None:
 
     Only an entry with a comparison operator is a filter; anything else is plain text.
     """
-    expr = expr.strip()
+    # NUL and lone surrogates cannot travel to SQLite (FTS5 and the bindings refuse them).
+    expr = expr.replace("\x00", "").encode("utf-8", "ignore").decode("utf-8").strip()
     if not expr:
         return None
     if has_operator(expr):

@@ -82,8 +82,9 @@ def runs(
     names and tags; a malformed filter raises `FilterError` (its message is meant to be shown).
     `sort` is an attribute (`start_time`, `name`, `status`, `duration`, `user` ...) or a value
     column (`metrics.acc`, `metrics.acc.max`, `params.lr`, `tags.team`); runs without that
-    value come last. `columns` (value columns, as for `sort`) are loaded into each row's
-    `values` dict, keyed by column (metrics also give `<column>.min`/`.max`).
+    value come last; ties are broken as MLflow breaks them (start_time newest first, then
+    run_id); an unknown sort raises `FilterError`. `columns` (value columns, as for `sort`)
+    are loaded into each row's `values` dict, keyed by column (metrics also give `<column>.min`/`.max`).
     """
     window = _runs.RunsWindow(
         conn,

@@ -186,6 +186,10 @@ class ExperimentsPane(Pane):
         keys = run_store.experiment_keys(self.ctx.reader(), experiment_id)
         self.sort = state.get("sort", "start_time")
         self.descending = state.get("descending", True)
+        try:  # a view saved by an older version may name a sort this one does not have
+            run_store.ui_sort_terms(self.sort, self.descending)
+        except FilterError:
+            self.sort, self.descending = "start_time", True
         self.columns = state.get("columns") or default_columns(keys, experiment_id)
         self.minmax = state.get("minmax", False)
         self.filter_text = state.get("filter", "")

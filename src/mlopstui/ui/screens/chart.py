@@ -41,10 +41,16 @@ def thin(points: list[tuple[float, float]], limit: int = MAX_POINTS) -> list[tup
     return kept if kept[-1] == points[-1] else [*kept, points[-1]]
 
 
+DRAWABLE = 1e300
+"""Values at or beyond this magnitude are left out of a chart (plotext overflows on them)."""
+
+
 def series(points: list[tuple[int, float]]) -> tuple[list[tuple[float, float]], int, bool]:
-    """(x, y) to draw, how many points were left out as not finite (NaN, infinity), and
+    """(x, y) to draw, how many points were left out as not finite (NaN, infinity, or
+    MLflow's stand-in for infinity), and
     whether x is the point number because every point has the same step."""
-    finite = [(s, v) for s, v in points if math.isfinite(v)]
+    # MLflow stores an infinity as +-1.797e308 and sends that back: as unplottable as inf.
+    finite = [(s, v) for s, v in points if math.isfinite(v) and abs(v) < DRAWABLE]
     dropped = len(points) - len(finite)
     by_index = len(finite) > 1 and len({s for s, _ in finite}) == 1
     if by_index:

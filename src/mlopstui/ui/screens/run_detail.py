@@ -8,6 +8,7 @@ directory to walk, a file to read), on a parent or child run opens that run's de
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich.table import Table
@@ -202,12 +203,12 @@ class RunDetailScreen(Screen[None]):
             metrics.add_column(col, no_wrap=True, ratio=2 if col == "history" else None)
         for index, (key, m) in enumerate(run.metrics.items()):
             points = self.histories.get(key) or []
-            values = [v for _, v in points]
+            values = [v for _, v in points if math.isfinite(v)]  # NaN has no min/max
             lo = min(values) if values else m.min
             hi = max(values) if values else m.max
             if key in self.history_errors:
                 hist = Text(self.history_errors[key], style="red")
-            elif points:
+            elif values:
                 hist = Text(sparkline(values), style="cyan")
             else:
                 hist = Text("fetching…", style="dim")

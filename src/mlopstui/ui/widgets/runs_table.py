@@ -152,6 +152,7 @@ class RunsTable(ScrollView, can_focus=True):
         first, last = top // BLOCK, (top + self.size.height) // BLOCK
         old = {b: self._blocks.get(b) for b in range(first, last + 1)}
         self._blocks.clear()
+        self.window.invalidate()  # the data changed: what the window learned of it is stale
         changed = any(self._block(b) != rows for b, rows in old.items())
         if changed or force:
             self.refresh()
