@@ -6,14 +6,13 @@ binary file described without a download, a missing file and a dead server, each
 
 from __future__ import annotations
 
-import struct
 import uuid
-import zlib
 from pathlib import Path
 
 import pytest
 from helpers import closed_port
 from services import MlflowServer
+from ui.builders import tiny_png  # noqa: E402
 
 from mlopstui.adapters import SourceError, SourceUnreachable
 from mlopstui.adapters import mlflow_artifacts as artifacts
@@ -25,18 +24,6 @@ pytestmark = pytest.mark.mlflow_server
 NOTES = "step 1 loss 0.9\nstep 2 loss 0.4\n\x1b[31mred\x1b[0m é ✓\n"
 
 
-def png(width: int, height: int) -> bytes:
-    """A valid grey PNG (no imaging library needed)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
-
-
 @pytest.fixture
 def logged(mlflow_server: MlflowServer, tmp_path: Path) -> str:
     """A run of its own with notes.txt, plots/curve.png, weights.pt and a 3 MiB log."""
@@ -45,7 +32,7 @@ def logged(mlflow_server: MlflowServer, tmp_path: Path) -> str:
     files = tmp_path / "files"
     (files / "plots").mkdir(parents=True)
     (files / "notes.txt").write_text(NOTES, encoding="utf-8")
-    (files / "plots" / "curve.png").write_bytes(png(320, 200))
+    (files / "plots" / "curve.png").write_bytes(tiny_png(320, 200))
     (files / "weights.pt").write_bytes(b"\x80\x02" + bytes(4096))
     (files / "big.log").write_bytes(b"line of a long log\n" * (3 * (1 << 20) // 19 + 1))
     client = MlflowClient(mlflow_server.url)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import struct
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -621,3 +623,21 @@ def notifications(app: MlopsApp) -> list[tuple[str, str]]:
 def run_index(run_id: str, experiment_id: str | None = None) -> int:
     """Where a seeded run sits in the default order (start time, newest first)."""
     return [r.run_id for r in seeded(experiment_id)].index(run_id)
+
+
+def detail_section(app: MlopsApp, name: str) -> str:
+    """The plain text of one section (`#run-<name>`) of the run detail screen, as drawn."""
+    widget = app.screen.query_one(f"#run-{name}")
+    return "\n".join(line.text for line in widget.render_lines(widget.region.reset_offset))
+
+
+def tiny_png(width: int, height: int) -> bytes:
+    """A valid grey PNG of the given size (no imaging library needed)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))

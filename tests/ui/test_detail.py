@@ -19,14 +19,9 @@ from .builders import (
     run_index,
     screen_text,
 )
+from .builders import detail_section as section
 
 SIZE = (140, 60)
-
-
-def section(app, name: str) -> str:
-    """The plain text of one section of the detail screen, as drawn."""
-    widget = app.screen.query_one(f"#run-{name}")
-    return "\n".join(line.text for line in widget.render_lines(widget.region.reset_offset))
 
 
 def settled(app) -> bool:

@@ -8,8 +8,6 @@ workbench's own fetcher, so the viewer meets MLflow's listing and download as th
 from __future__ import annotations
 
 import shutil
-import struct
-import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,17 +31,14 @@ from .builders import (
     run_index,
     screen_text,
     terminal_output,
+    tiny_png,
     wait_for,
     write_runs,
 )
+from .builders import detail_section as section
 from .mlflow_store import DB, Store, store_app
 
 SIZE = (140, 60)
-
-
-def section(app, name: str) -> str:
-    widget = app.screen.query_one(f"#run-{name}")
-    return "\n".join(line.text for line in widget.render_lines(widget.region.reset_offset))
 
 
 async def open_run(pilot, run_id: str) -> RunDetailScreen:
@@ -173,23 +168,6 @@ async def test_v_overlays_the_marked_runs_one_line_each(app):
 # ---------------------------------------------------------------- artifacts
 
 NOTES = "epoch 1 loss 0.9\nepoch 2 loss 0.4\n\x1b]52;c;cHduZWQ=\x07[red]not markup[/red]\u202e\n"
-
-
-def tiny_png(width: int, height: int) -> bytes:
-    """A valid grey PNG of the given size (no imaging library needed)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 @pytest.fixture(scope="module")

@@ -134,3 +134,13 @@ def test_nan_history_points_come_back_as_nan(writer: db.Writer) -> None:
 def test_mlflows_stand_in_for_infinity_is_left_out_of_a_chart() -> None:
     drawn, dropped, _by_index = series([(0, 1.7976931348623157e308), (1, 0.5), (2, -1e308)])
     assert drawn == [(1.0, 0.5)] and dropped == 2
+
+
+def test_the_attribute_sets_are_mlflows() -> None:
+    """Which attributes a filter and an order_by may name, aliases included, are MLflow's."""
+    from mlflow.utils.search_utils import SearchUtils
+
+    from mlopstui.cache import search
+
+    assert search.SEARCH_ATTRIBUTES == SearchUtils.VALID_SEARCH_ATTRIBUTE_KEYS
+    assert search.ORDER_ATTRIBUTES == SearchUtils.VALID_ORDER_BY_ATTRIBUTE_KEYS

@@ -48,36 +48,8 @@ _ENTITY = {
     "datasets": DATASET,
 }
 
-# MLflow's searchable run attributes (RunInfo) plus its aliases, and the runs column of each.
-_NUMERIC_ATTRIBUTES = {"start_time", "end_time", "created", "Created"}
-SEARCH_ATTRIBUTES = {
-    "run_id",
-    "run_name",
-    "user_id",
-    "status",
-    "start_time",
-    "end_time",
-    "artifact_uri",
-    "created",
-    "Created",
-    "run name",
-    "Run name",
-    "Run Name",
-}
-ORDER_ATTRIBUTES = {
-    "run_id",
-    "run_name",
-    "user_id",
-    "status",
-    "start_time",
-    "end_time",
-    "artifact_uri",
-    "created",
-    "Created",
-}
-_ALIAS = {"created": "start_time", "Created": "start_time", "run name": "run_name"}
-_ALIAS.update({"Run name": "run_name", "Run Name": "run_name"})
-# run attribute -> runs column (run_name sorts by the name column, filters by the tag)
+# MLflow's searchable run attributes (RunInfo) -> the runs column of each (run_name sorts by
+# the name column, filters by the mlflow.runName tag); then the aliases it accepts.
 COLUMN = {
     "run_id": "run_id",
     "run_name": "name",
@@ -87,6 +59,11 @@ COLUMN = {
     "end_time": "end_time",
     "artifact_uri": "artifact_uri",
 }
+_NUMERIC_ATTRIBUTES = {"start_time", "end_time", "created", "Created"}
+ORDER_ATTRIBUTES = set(COLUMN) | {"created", "Created"}
+SEARCH_ATTRIBUTES = ORDER_ATTRIBUTES | {"run name", "Run name", "Run Name"}
+_ALIAS = {"created": "start_time", "Created": "start_time", "run name": "run_name"}
+_ALIAS.update({"Run name": "run_name", "Run Name": "run_name"})
 _DATASET_KEYS = {"name", "digest", "context"}
 _LIST_KEYS = {"run_id"}
 
