@@ -46,7 +46,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -556,7 +556,12 @@ class MlflowSource:
             self._creds.close()
 
     def _exchange(
-        self, method: str, url: str, kwargs: dict[str, Any], deadline: float
+        self,
+        method: str,
+        url: str,
+        kwargs: dict[str, Any],
+        deadline: float,
+        max_bytes: int | None = None,
     ) -> tuple[int, Any, bytes]:
         """One HTTP exchange, read whole within the deadline and the size cap.
 
@@ -577,7 +582,9 @@ class MlflowSource:
                 resp = session.request(
                     method, url, timeout=(connect, self.timeout), stream=True, **kwargs
                 )
-                limit = self.max_bytes if resp.status_code == 200 else ERROR_BODY_BYTES
+                limit = (
+                    (max_bytes or self.max_bytes) if resp.status_code == 200 else ERROR_BODY_BYTES
+                )
                 announced = resp.headers.get("Content-Length", "")
                 if resp.status_code == 200 and announced.isdigit() and int(announced) > limit:
                     raise _TooBig(int(announced))
@@ -610,9 +617,52 @@ class MlflowSource:
     def _request(self, method: str, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         """One REST call with our timeout, deadline, size cap and retries (connection errors,
         429 and 5xx; Retry-After honoured, see the module docstring)."""
+        # Like MLflow's own REST store: a query string for GET, a JSON body for everything else
+        # (its DELETE endpoints, e.g. registered-models/alias, read the body).
+        kwargs = {"params": body} if method == "GET" else {"json": body}
+        what = endpoint.removeprefix(API).lstrip("/")
+        data = self._fetch(method, endpoint, kwargs, what)
+        try:
+            payload = _json(data)
+        except ValueError:
+            raise SourceError(
+                f"{self.uri} did not answer with JSON; is it an MLflow server?"
+            ) from None
+        if not isinstance(payload, dict):
+            raise SourceError(f"{self.uri} answered {what} with JSON that is not an object")
+        return payload
+
+    def download(
+        self,
+        endpoint: str,
+        params: dict[str, Any],
+        max_bytes: int,
+        *,
+        what: str,
+        too_big: Callable[[int | None], str],
+    ) -> bytes:
+        """GET a body that is not JSON (an artifact file) as `_request` gets JSON: the same
+        deadline, retries and errors, with `max_bytes` as its size cap. `what` names it in
+        errors; `too_big(announced size or None)` is the sentence for an answer over the cap."""
+        return self._fetch(
+            "GET", endpoint, {"params": params}, what, max_bytes=max_bytes, too_big=too_big,
+            name_in_errors=True,
+        )  # fmt: skip
+
+    def _fetch(
+        self,
+        method: str,
+        endpoint: str,
+        kwargs: dict[str, Any],
+        what: str,
+        *,
+        max_bytes: int | None = None,
+        too_big: Callable[[int | None], str] | None = None,
+        name_in_errors: bool = False,
+    ) -> bytes:
+        """The body of one successful (HTTP 200) exchange, or the SourceError a person reads."""
         import requests
 
-        what = endpoint.removeprefix(API).lstrip("/")
         wait_left = self._not_before - time.monotonic()
         if wait_left > 0:
             waiting = SourceUnreachable(
@@ -622,9 +672,6 @@ class MlflowSource:
             waiting.not_sent = True
             raise waiting
         url = self.uri.rstrip("/") + endpoint
-        # Like MLflow's own REST store: a query string for GET, a JSON body for everything else
-        # (its DELETE endpoints, e.g. registered-models/alias, read the body).
-        kwargs = {"params": body} if method == "GET" else {"json": body}
         deadline = time.monotonic() + self.deadline
         late = SourceUnreachable(
             f"{self.uri} took longer than {self.deadline:g} s to answer {what}"
@@ -632,10 +679,12 @@ class MlflowSource:
         attempt = 0
         while True:
             try:
-                status, headers, data = self._exchange(method, url, kwargs, deadline)
+                status, headers, data = self._exchange(method, url, kwargs, deadline, max_bytes)
             except _Late:
                 raise late from None
             except _TooBig as big:
+                if too_big is not None:
+                    raise SourceError(too_big(big.announced)) from None
                 cap = _size(self.max_bytes)
                 size = (
                     f"announced a {_size(big.announced)} answer to {what}"
@@ -693,19 +742,12 @@ class MlflowSource:
                 message, code = payload.get("message", ""), payload.get("error_code", "")
             except (ValueError, AttributeError):
                 message = data[:200].decode("utf-8", "replace")
-            error = SourceError(f"{self.uri} answered HTTP {status}: {message}")
+            about = f" for {what}" if name_in_errors else ""
+            error = SourceError(f"{self.uri} answered HTTP {status}{about}: {message}")
             error.status = status
             error.error_code = code if isinstance(code, str) else ""
             raise error
-        try:
-            payload = _json(data)
-        except ValueError:
-            raise SourceError(
-                f"{self.uri} did not answer with JSON; is it an MLflow server?"
-            ) from None
-        if not isinstance(payload, dict):
-            raise SourceError(f"{self.uri} answered {what} with JSON that is not an object")
-        return payload
+        return data
 
     def _reason(self, exc: BaseException) -> str:
         """Why a request failed, in a few words (MLflow's own message buries it at the end)."""

@@ -23,11 +23,10 @@ from __future__ import annotations
 import os
 import struct
 import tempfile
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from mlopstui.adapters import SourceAuthError, SourceError, SourceUnreachable, network_reason
+from mlopstui.adapters import SourceError
 from mlopstui.adapters.mlflow import MlflowSource
 from mlopstui.text import clean, first_line
 
@@ -223,68 +222,24 @@ def _download(client: MlflowSource, run_id: str, path: str) -> bytes:
 
 
 def _download_http(client: MlflowSource, run_id: str, path: str) -> bytes:
-    """GET get-artifact within the client's deadline, refusing more than `DOWNLOAD_CAP`."""
-    import requests
-
-    from mlopstui.adapters.mlflow import _Late, _TooBig
-
-    # A client of its own: the download cap as its size limit, the shared client untouched.
-    reader = MlflowSource(
-        client.uri, timeout=client.timeout, deadline=client.deadline, max_bytes=DOWNLOAD_CAP
-    )
+    """GET get-artifact through the client's transport (deadline, retries, errors), refusing
+    more than `DOWNLOAD_CAP`."""
     shown = clean(path, limit=120)
-    url = client.uri.rstrip("/") + "/get-artifact"
-    try:
-        status, _headers, body = reader._exchange(
-            "GET",
-            url,
-            {"params": {"run_id": run_id, "path": path}},
-            time.monotonic() + client.deadline,
-        )
-    except _Late:
-        raise SourceUnreachable(
-            f"{client.uri} took longer than {client.deadline:g} s to send artifact {shown}"
-        ) from None
-    except _TooBig as big:
-        size = f" ({human_size(big.announced)})" if big.announced is not None else ""
-        raise SourceError(
+
+    def too_big(announced: int | None) -> str:
+        size = f" ({human_size(announced)})" if announced is not None else ""
+        return (
             f"artifact {shown} is larger than the viewer reads{size}; "
             f"the limit is {human_size(DOWNLOAD_CAP)}"
-        ) from None
-    except (requests.exceptions.RequestException, OSError) as exc:
-        lost = SourceUnreachable(
-            f"{client.uri} did not answer: {network_reason(exc, timeout=client.timeout)}"
         )
-        raise lost from None
-    finally:
-        reader.close()
-    if status in (401, 403):
-        raise SourceAuthError(
-            f"{client.uri} refused the credentials (HTTP {status}); "
-            "set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD"
-        )
-    if status != 200:
-        error = SourceError(
-            f"{client.uri} answered HTTP {status} for artifact {shown}: {_message(body)}"
-        )
-        error.status = status
-        raise error
-    return body
 
-
-def _message(body: bytes) -> str:
-    """An error body's message: MLflow's JSON `message`, else its first line of text."""
-    import json
-
-    try:
-        payload = json.loads(body)
-        message = payload.get("message") if isinstance(payload, dict) else None
-    except ValueError:
-        message = None
-    if not isinstance(message, str) or not message.strip():
-        message = body[:200].decode("utf-8", "replace").strip().splitlines()
-        message = message[0] if message else "no message"
-    return clean(message, limit=200)
+    return client.download(
+        "/get-artifact",
+        {"run_id": run_id, "path": path},
+        DOWNLOAD_CAP,
+        what=f"artifact {shown}",
+        too_big=too_big,
+    )
 
 
 def _download_embedded(client: MlflowSource, run_id: str, path: str) -> bytes:
